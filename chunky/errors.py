@@ -1,0 +1,35 @@
+"""Errors meant for the user: each message says what happened, to which file, and what to do."""
+
+from __future__ import annotations
+
+
+class ChunkyError(Exception):
+    """Base class for errors shown to the user as they are (no traceback needed)."""
+
+
+class ModelNotFoundError(ChunkyError):
+    pass
+
+
+class ModelArchiveError(ChunkyError):
+    """A .nemo archive is corrupt, truncated or unsafe."""
+
+
+class FileLockedError(ChunkyError):
+    """A file stayed locked by another program after every retry (Windows WinError 32/33)."""
+
+
+class AudioError(ChunkyError):
+    """A recording cannot be decoded or holds no usable audio."""
+
+
+class DownloadError(ChunkyError):
+    pass
+
+
+class InvalidNameError(ChunkyError):
+    pass
+
+
+class CancelledError(ChunkyError):
+    """A job was cancelled by the user; work finished before the cancel is kept."""
