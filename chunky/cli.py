@@ -21,6 +21,25 @@ def command(name: str, help: str, target: str):
     return register
 
 
+@command("transcribe", "transcribe recordings into txt/srt/vtt/json/csv files",
+         "chunky.cli_transcribe:run_transcribe")
+def _transcribe_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio or video files")
+    p.add_argument("--model", help="local model name (default: the last one used)")
+    p.add_argument("--format", default="txt,srt,vtt,json,csv",
+                   help="comma-separated formats out of txt,srt,vtt,json,csv, or 'all' (default: all)")
+    p.add_argument("--out", help="output folder (default: beside each input file)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--chunk-seconds", type=float, help="longest piece of audio given to the model at once")
+    p.add_argument("--batch-size", type=int, default=8, help="chunks per model call (halved on GPU OOM)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+@command("models", "list the local models", "chunky.cli_transcribe:run_models")
+def _models_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--verify", action="store_true", help="re-check extracted folders against their manifest")
+
+
 @command("paths", "show where models, caches, outputs and temp files live", "chunky.cli:run_paths")
 def _paths_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")

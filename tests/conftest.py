@@ -43,3 +43,16 @@ def skip_or_fail(reason: str):
     if require_all_tests():
         pytest.fail(f"{reason} (CHUNKY_REQUIRE_ALL_TESTS=1 makes this a failure)")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def tiny_nemo_files(tmp_path_factory) -> dict[str, Path]:
+    """Two small real NeMo models saved as .nemo: a char CTC and a BPE CTC with a tokenizer artifact."""
+    from tests.nemo_models import build_bpe_ctc, build_char_ctc, train_sentencepiece
+
+    folder = tmp_path_factory.mktemp("tiny-nemo")
+    tokenizer = train_sentencepiece(folder / "tokenizer")
+    return {
+        "char": build_char_ctc(folder / "tiny-char.nemo"),
+        "bpe": build_bpe_ctc(folder / "tiny-bpe.nemo", tokenizer),
+    }

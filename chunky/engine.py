@@ -1,0 +1,215 @@
+"""One recording in, one Transcript out: decode, find pauses, plan chunks, batch them through the model,
+stitch the words back together. Knows nothing of Gradio or the job runner: progress and cancel come in
+as a callable and a ``threading.Event``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chunky import audio
+from chunky.chunking import Chunk, find_pauses, plan_chunks, stitch
+from chunky.errors import CancelledError, ChunkyError
+from chunky.transcript import SubtitleLimits, Transcript, Word, build_transcript
+
+log = logging.getLogger("chunky.engine")
+
+
+@dataclass
+class EngineOptions:
+    chunk_seconds: float = 30.0
+    overlap_seconds: float = 2.0
+    batch_size: int = 8
+    limits: SubtitleLimits = field(default_factory=SubtitleLimits)
+    # Seconds added to every word time (CTC models emit a word's first letter a little after its onset).
+    timestamp_shift: float = 0.0
+
+
+@dataclass
+class Progress:
+    stage: str  # "loading", "decoding", "transcribing", "done"
+    done_seconds: float = 0.0
+    total_seconds: float = 0.0
+    chunk_index: int = 0  # chunks finished
+    chunk_count: int = 0
+    words: list[Word] | None = None  # words finished so far (stitched), for a transcript that grows
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.total_seconds <= 0 else min(1.0, self.done_seconds / self.total_seconds)
+
+    def describe(self) -> str:
+        if self.stage == "transcribing":
+            return f"Transcribing chunk {min(self.chunk_index + 1, self.chunk_count)} of {self.chunk_count}"
+        return {"loading": "Loading the model", "decoding": "Decoding the audio", "done": "Done"}.get(
+            self.stage, self.stage
+        )
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class PartialTranscriptCancelled(CancelledError):
+    """Cancelled; ``partial`` holds the transcript of the chunks finished before the cancel."""
+
+    def __init__(self, message: str, partial: Transcript | None):
+        super().__init__(message)
+        self.partial = partial
+
+
+def _is_oom(exc: BaseException) -> bool:
+    try:
+        import torch
+
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            return True
+    except Exception:  # pragma: no cover
+        pass
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def hypothesis_words(hyp: Any, offset: float, shift: float = 0.0) -> list[Word]:
+    """Words of one NeMo Hypothesis with times shifted to the recording (seconds)."""
+    stamps = getattr(hyp, "timestamp", None) or {}
+    words = stamps.get("word") if isinstance(stamps, dict) else None
+    out: list[Word] = []
+    for w in words or []:
+        text = str(w.get("word", "")).strip()
+        if not text or w.get("start") is None:
+            continue
+        start = max(0.0, float(w["start"]) + offset + shift)
+        end = max(start, float(w.get("end", w["start"])) + offset + shift)
+        conf = w.get("confidence")
+        out.append(Word(text, start, end, float(conf) if conf is not None else None))
+    return out
+
+
+def hypothesis_text(hyp: Any) -> str:
+    return str(getattr(hyp, "text", hyp) or "").strip()
+
+
+class Engine:
+    """Transcribes recordings with models handed out by a ModelManager."""
+
+    def __init__(self, manager, options: EngineOptions | None = None):
+        self.manager = manager
+        self.options = options or EngineOptions()
+        self._lock = threading.Lock()  # one transcription at a time per engine (one GPU)
+
+    def transcribe(
+        self,
+        path: str | Path,
+        model_name: str,
+        *,
+        options: EngineOptions | None = None,
+        device: str | None = None,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Transcript:
+        opts = options or self.options
+        report = progress or (lambda p: None)
+        cancel = cancel or threading.Event()
+        path = Path(path).resolve()
+        with self._lock:
+            info = audio.probe(path)
+            total = float(info.duration)
+            report(Progress("loading", 0.0, total))
+            loaded = self.manager.get(model_name, device=device)
+            if cancel.is_set():
+                raise PartialTranscriptCancelled("Cancelled before transcription started.", None)
+            report(Progress("decoding", 0.0, total))
+            samples = audio.load_audio(path, target_rate=loaded.sample_rate)
+            duration = len(samples) / loaded.sample_rate
+            if audio.is_silent(samples):
+                log.info("%s is silent: empty transcript", path.name)
+                report(Progress("done", duration, duration))
+                return build_transcript([], duration, model_name, str(path), opts.limits, text="")
+            return self._transcribe_samples(samples, loaded, model_name, str(path), opts, report, cancel)
+
+    def _transcribe_samples(self, samples: np.ndarray, loaded, model_name: str, source: str,
+                            opts: EngineOptions, report: ProgressFn, cancel: threading.Event) -> Transcript:
+        rate = loaded.sample_rate
+        duration = len(samples) / rate
+        pauses = find_pauses(samples, rate)
+        chunks = plan_chunks(duration, pauses, chunk_seconds=opts.chunk_seconds,
+                             overlap_seconds=opts.overlap_seconds)
+        log.info("%s: %.1f s in %d chunk(s)", Path(source).name, duration, len(chunks))
+        done: list[tuple[Chunk, list[Word]]] = []
+        texts: list[str] = []
+        has_stamps = True
+        batch = max(1, opts.batch_size)
+        i = 0
+        started = time.perf_counter()
+        report(Progress("transcribing", 0.0, duration, 0, len(chunks), []))
+        while i < len(chunks):
+            if cancel.is_set():
+                partial = self._assemble(done, texts, has_stamps, duration, model_name, source, opts)
+                raise PartialTranscriptCancelled(
+                    f"Cancelled after {len(done)} of {len(chunks)} chunks.", partial
+                )
+            group = chunks[i : i + batch]
+            arrays = [samples[int(c.start * rate) : int(math.ceil(c.end * rate))] for c in group]
+            try:
+                hyps = self._run_model(loaded.model, arrays, len(group))
+            except Exception as exc:
+                if _is_oom(exc) and batch > 1:
+                    batch = max(1, batch // 2)
+                    log.warning("Out of GPU memory; retrying with batch size %d", batch)
+                    _free_cuda()
+                    continue
+                if _is_oom(exc):
+                    raise ChunkyError(
+                        "The GPU ran out of memory even with one chunk at a time. Try a smaller "
+                        "--chunk-seconds, close other programs that use the GPU, or use --device cpu."
+                    ) from exc
+                raise
+            for chunk, hyp in zip(group, hyps, strict=True):
+                words = hypothesis_words(hyp, chunk.start, opts.timestamp_shift)
+                text = hypothesis_text(hyp)
+                if text and not words:
+                    has_stamps = False
+                texts.append(text)
+                done.append((chunk, words))
+            i += len(group)
+            done_seconds = min(duration, max(c.keep_end for c, _ in done))
+            report(Progress("transcribing", done_seconds, duration, i, len(chunks),
+                            stitch(done) if has_stamps else None))
+        log.info("%s transcribed in %.1f s", Path(source).name, time.perf_counter() - started)
+        transcript = self._assemble(done, texts, has_stamps, duration, model_name, source, opts)
+        report(Progress("done", duration, duration, len(chunks), len(chunks), transcript.words))
+        return transcript
+
+    @staticmethod
+    def _run_model(model, arrays: Sequence[np.ndarray], batch_size: int) -> list[Any]:
+        result = model.transcribe(list(arrays), batch_size=batch_size, timestamps=True, verbose=False,
+                                  num_workers=0)
+        if isinstance(result, tuple):  # RNNT models of older NeMo: (best, all)
+            result = result[0]
+        return list(result)
+
+    @staticmethod
+    def _assemble(done, texts, has_stamps, duration, model_name, source, opts) -> Transcript:
+        if has_stamps:
+            return build_transcript(stitch(done), duration, model_name, source, opts.limits)
+        # No word timestamps from this model: chunk texts in order (overlap may repeat a word at a cut).
+        return build_transcript([], duration, model_name, source, opts.limits,
+                                text=" ".join(t for t in texts if t))
+
+
+def _free_cuda() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # pragma: no cover
+        pass

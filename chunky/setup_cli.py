@@ -1,0 +1,197 @@
+"""``python setup_local_models.py``: download, import, list, verify and remove local NeMo models.
+
+No arguments: download nvidia/parakeet-tdt-0.6b-v2 and extract it, so the app's first start is quick.
+Errors end with one line on stderr and exit status 1; nothing half-written is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from chunky.errors import ChunkyError
+from chunky.store import ModelStore, human_size
+
+log = logging.getLogger("chunky.setup")
+
+DEFAULT_REPO_ID = "nvidia/parakeet-tdt-0.6b-v2"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python setup_local_models.py",
+        description=(
+            "Download NeMo speech models from Hugging Face (or import .nemo files you have) into\n"
+            "local_models/ and extract them once into model_cache/extracted/, so Chunky starts fast\n"
+            "and works offline."
+        ),
+        epilog=(
+            f"Examples:  python setup_local_models.py                       (downloads {DEFAULT_REPO_ID})\n"
+            "           python setup_local_models.py nvidia/canary-1b-flash\n"
+            "           python setup_local_models.py --import D:/models/my-model.nemo --name my-model\n"
+            "           python setup_local_models.py --list"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "repo_ids",
+        nargs="*",
+        metavar="REPO_ID",
+        help=f"Hugging Face model ids to download (default: {DEFAULT_REPO_ID})",
+    )
+    action = p.add_mutually_exclusive_group()
+    action.add_argument(
+        "--import", dest="import_path", metavar="PATH.nemo", help="copy a .nemo file in and extract it"
+    )
+    action.add_argument("--list", action="store_true", help="list the local models")
+    action.add_argument(
+        "--verify",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="check archives and extracted files (all models if no NAME)",
+    )
+    action.add_argument("--remove", metavar="NAME", help="delete a model (archive and extracted folder)")
+    p.add_argument("--name", help="with --import: the model's name (default: the file name without .nemo)")
+    p.add_argument("--replace", action="store_true", help="with --import: replace a model of the same name")
+    p.add_argument("--no-extract", action="store_true", help="download only; extract on first use instead")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-v", "--verbose", action="store_true", help="more log output")
+    p.add_argument("--endpoint", help=argparse.SUPPRESS)  # a Hub mirror or a test stand-in
+    return p
+
+
+class _BelowError(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR
+
+
+def _setup_logging(verbose: bool) -> None:
+    """Progress goes to stdout; stderr is kept for the error line."""
+    out = logging.StreamHandler(sys.stdout)
+    out.addFilter(_BelowError())
+    err = logging.StreamHandler(sys.stderr)
+    err.setLevel(logging.ERROR)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[out, err],
+        force=True,
+    )
+    if not verbose:
+        for noisy in ("httpx", "httpx2", "httpcore", "urllib3", "filelock"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _open_store() -> ModelStore:
+    from chunky.bootstrap import paths
+
+    p = paths()
+    return ModelStore(p.local_models, p.extracted)
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def run_list(store: ModelStore) -> int:
+    models = store.list_models()
+    if not models:
+        print(f"No models in {store.local_models}. Get one with: python setup_local_models.py")
+        return 0
+    mark = {True: "yes", False: "NO", None: "-"}
+    rows = [("NAME", "SOURCE", "SIZE", "EXTRACTED", "VERIFIED")]
+    rows += [(m.name, m.source, human_size(m.size), mark[m.extracted], mark[m.verified]) for m in models]
+    _print_table(rows)
+    return 0
+
+
+def run_verify(store: ModelStore, name: str) -> int:
+    names = [name] if name else [m.name for m in store.list_models()]
+    if not names:
+        print(f"No models in {store.local_models}.")
+        return 0
+    failed = []
+    for n in names:
+        result = store.verify(n)
+        print(f"{n}: {'OK' if result.ok else 'PROBLEMS'}")
+        for problem in result.problems:
+            print(f"  - {problem}")
+        for note in result.notes:
+            print(f"  ({note})")
+        if not result.ok:
+            failed.append(n)
+    if failed:
+        raise ChunkyError(f"{len(failed)} model(s) failed verification: {', '.join(failed)} (details above)")
+    return 0
+
+
+def run_import(store: ModelStore, path: str, name: str | None, replace: bool) -> int:
+    src = Path(path).expanduser().resolve()
+    print(f"Importing {src} ...")
+    model = store.import_archive(src, name, replace=replace)
+    print(f"Imported {model!r}: {store.archive_path(model)} (extracted in {store.extracted_dir(model)})")
+    return 0
+
+
+def run_download(
+    store: ModelStore, repo_ids: list[str], *, endpoint: str | None, extract: bool, progress: bool
+) -> int:
+    from chunky.download import download_model
+
+    failures = 0
+    for repo_id in repo_ids:
+        try:
+            path = download_model(repo_id, store.local_models, progress=progress, endpoint=endpoint)
+            name = path.stem
+            if extract:
+                folder = store.ensure_extracted(name)
+                print(f"Ready: {name!r} ({path}, extracted in {folder})")
+            else:
+                print(f"Downloaded {name!r}: {path}")
+        except ChunkyError as exc:
+            failures += 1
+            print(f"error: {exc}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.repo_ids and (args.import_path or args.list or args.verify is not None or args.remove):
+        parser.error("REPO_ID cannot be combined with --import, --list, --verify or --remove")
+    if (args.name or args.replace) and not args.import_path:
+        parser.error("--name and --replace go with --import")
+    _setup_logging(args.verbose)
+    try:
+        store = _open_store()
+        if args.list:
+            return run_list(store)
+        if args.verify is not None:
+            return run_verify(store, args.verify)
+        if args.remove:
+            store.remove(args.remove)  # logs "Removed model NAME"
+            return 0
+        if args.import_path:
+            return run_import(store, args.import_path, args.name, args.replace)
+        return run_download(
+            store,
+            args.repo_ids or [DEFAULT_REPO_ID],
+            endpoint=args.endpoint,
+            extract=not args.no_extract,
+            progress=not args.quiet,
+        )
+    except ChunkyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a disk or permission problem outside the cases above: still one line
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130

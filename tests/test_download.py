@@ -1,0 +1,315 @@
+"""Downloads against a local stand-in for the Hugging Face Hub (a tiny HTTP server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from chunky.download import (
+    IMPORT_HINT,
+    download_model,
+    is_connection_error,
+    map_download_error,
+    parse_repo_id,
+)
+from chunky.errors import DownloadError, InvalidNameError
+from chunky.store import ModelStore
+from tests.nemo_archives import build_nemo
+
+COMMIT = "a" * 40
+
+
+class FakeHub:
+    """Just enough of the Hub API for huggingface_hub: model info, HEAD and GET (with Range) on resolve."""
+
+    def __init__(self) -> None:
+        self.repos: dict[str, dict[str, bytes]] = {}
+        self.drop_after: dict[str, int] = {}  # filename -> bytes sent before the connection drops
+        self.drops_left: dict[str, int] = {}  # filename -> how many GETs drop (default: all)
+        self.api_status: int | None = None
+        self.requests: list[tuple[str, str]] = []
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                hub.handle(self, body=True)
+
+            def do_HEAD(self) -> None:
+                hub.handle(self, body=False)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def add(self, repo_id: str, files: dict[str, bytes]) -> None:
+        self.repos[repo_id] = files
+
+    def gets(self, filename: str) -> int:
+        return sum(1 for method, path in self.requests if method == "GET" and path.endswith("/" + filename))
+
+    @staticmethod
+    def _send(h: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes = b"") -> None:
+        h.send_response(status)
+        for key, value in headers.items():
+            h.send_header(key, value)
+        h.end_headers()
+        if body and h.command != "HEAD":
+            h.wfile.write(body)
+
+    def handle(self, h: BaseHTTPRequestHandler, body: bool) -> None:
+        path = unquote(urlsplit(h.path).path)
+        self.requests.append((h.command, path))
+        parts = path.strip("/").split("/")
+        if parts[:2] == ["api", "models"]:
+            repo_id = "/".join(parts[2:4])
+            if self.api_status:
+                return self._send(h, self.api_status, {"Content-Length": "0"})
+            files = self.repos.get(repo_id)
+            if files is None:
+                return self._send(h, 404, {"X-Error-Code": "RepoNotFound", "Content-Length": "0"})
+            siblings = []
+            for name, data in files.items():
+                sha = hashlib.sha256(data).hexdigest()
+                siblings.append(
+                    {
+                        "rfilename": name,
+                        "size": len(data),
+                        "lfs": {"size": len(data), "sha256": sha, "pointerSize": 134},
+                    }
+                )
+            payload = json.dumps(
+                {"id": repo_id, "sha": COMMIT, "siblings": siblings, "private": False}
+            ).encode()
+            return self._send(
+                h, 200, {"Content-Type": "application/json", "Content-Length": str(len(payload))}, payload
+            )
+        if len(parts) >= 5 and parts[2] == "resolve":
+            repo_id, filename = "/".join(parts[:2]), "/".join(parts[4:])
+            files = self.repos.get(repo_id)
+            if files is None:
+                return self._send(h, 404, {"X-Error-Code": "RepoNotFound", "Content-Length": "0"})
+            if filename not in files:
+                return self._send(
+                    h, 404, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": COMMIT, "Content-Length": "0"}
+                )
+            data = files[filename]
+            headers = {
+                "X-Repo-Commit": COMMIT,
+                "ETag": f'"{hashlib.sha256(data).hexdigest()}"',
+                "Accept-Ranges": "bytes",
+                "Content-Type": "application/octet-stream",
+            }
+            start = 0
+            rng = h.headers.get("Range")
+            if rng and rng.startswith("bytes=") and h.command == "GET":
+                start = int(rng[len("bytes=") :].split("-")[0])
+                headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+            headers["Content-Length"] = str(len(data) - start)
+            status = 206 if start else 200
+            if h.command == "GET" and filename in self.drop_after and self.drops_left.get(filename, 1) > 0:
+                if filename in self.drops_left:
+                    self.drops_left[filename] -= 1
+                cut = self.drop_after[filename] if start == 0 else 0
+                h.send_response(status)
+                for key, value in headers.items():
+                    h.send_header(key, value)
+                h.end_headers()
+                h.wfile.write(data[start : start + cut])
+                h.wfile.flush()
+                h.close_connection = True
+                return None
+            return self._send(h, status, headers, data[start:])
+        return self._send(h, 404, {"Content-Length": "0"})
+
+
+@pytest.fixture()
+def hub():
+    server = FakeHub()
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def nemo_bytes(tmp_path: Path) -> bytes:
+    return build_nemo(tmp_path / "src.nemo", weights_size=300_000).read_bytes()
+
+
+@pytest.fixture()
+def no_sleep(monkeypatch):
+    """huggingface_hub waits 1 s before resuming a dropped download; skip the waiting."""
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def nothing_left(local_models: Path) -> bool:
+    if not local_models.exists():
+        return True
+    visible = [p for p in local_models.iterdir() if p.name != ".downloads"]
+    complete_looking = [p for p in local_models.rglob("*.nemo")]
+    return visible == [] and complete_looking == []
+
+
+def test_download_moves_the_nemo_into_place_and_records_the_source(
+    hub: FakeHub, nemo_bytes: bytes, tmp_path: Path
+):
+    hub.add("nvidia/tiny-model", {"README.md": b"# card", "tiny-model.nemo": nemo_bytes})
+    local_models = tmp_path / "local_models"
+    path = download_model("nvidia/tiny-model", local_models, progress=False, endpoint=hub.url)
+    assert path == local_models / "tiny-model.nemo"
+    assert path.read_bytes() == nemo_bytes
+    assert not (local_models / ".downloads").exists()
+    sources = json.loads((local_models / ".chunky-sources.json").read_text())["models"]
+    assert sources["tiny-model"]["source"] == "hub:nvidia/tiny-model"
+    assert sources["tiny-model"]["sha256"] == hashlib.sha256(nemo_bytes).hexdigest()
+    store = ModelStore(local_models, tmp_path / "extracted")
+    [info] = store.list_models()
+    assert (info.name, info.source) == ("tiny-model", "hub:nvidia/tiny-model")
+    assert (store.ensure_extracted("tiny-model") / "model_config.yaml").is_file()
+
+    # Again: already there, nothing downloaded.
+    before = hub.gets("tiny-model.nemo")
+    assert download_model("nvidia/tiny-model", local_models, progress=False, endpoint=hub.url) == path
+    assert hub.gets("tiny-model.nemo") == before
+
+
+def test_nemo_with_another_name_and_pasted_url(hub: FakeHub, nemo_bytes: bytes, tmp_path: Path) -> None:
+    hub.add("someone/asr-model", {"weights/other.nemo": b"x", "final.nemo": nemo_bytes})
+    path = download_model(
+        "https://huggingface.co/someone/asr-model/tree/main",
+        tmp_path / "lm",
+        progress=False,
+        endpoint=hub.url,
+    )
+    assert path.name == "asr-model.nemo" and path.read_bytes() == nemo_bytes
+
+
+def test_offline_gives_one_clear_error_and_leaves_nothing(tmp_path: Path) -> None:
+    local_models = tmp_path / "local_models"
+    with pytest.raises(DownloadError) as info:
+        download_model(
+            "nvidia/parakeet-tdt-0.6b-v2", local_models, progress=False, endpoint=closed_port_url()
+        )
+    message = str(info.value)
+    assert message.startswith("Cannot reach")
+    assert IMPORT_HINT in message
+    assert "\n" not in message
+    assert nothing_left(local_models)
+
+
+def test_offline_keeps_a_copy_downloaded_before(hub: FakeHub, nemo_bytes: bytes, tmp_path: Path) -> None:
+    hub.add("nvidia/tiny-model", {"tiny-model.nemo": nemo_bytes})
+    local_models = tmp_path / "lm"
+    path = download_model("nvidia/tiny-model", local_models, progress=False, endpoint=hub.url)
+    assert (
+        download_model("nvidia/tiny-model", local_models, progress=False, endpoint=closed_port_url()) == path
+    )
+
+
+def test_missing_repo(hub: FakeHub, tmp_path: Path) -> None:
+    with pytest.raises(DownloadError) as info:
+        download_model("nobody/no-such-model", tmp_path / "lm", progress=False, endpoint=hub.url)
+    assert "no model 'nobody/no-such-model'" in str(info.value)
+    assert nothing_left(tmp_path / "lm")
+
+
+def test_repo_without_nemo(hub: FakeHub, tmp_path: Path) -> None:
+    hub.add("someone/transformers-model", {"config.json": b"{}", "model.safetensors": b"x"})
+    with pytest.raises(DownloadError, match="has no .nemo file"):
+        download_model("someone/transformers-model", tmp_path / "lm", progress=False, endpoint=hub.url)
+    assert nothing_left(tmp_path / "lm")
+
+
+def test_server_error(hub: FakeHub, tmp_path: Path) -> None:
+    hub.api_status = 503
+    with pytest.raises(DownloadError, match="HTTP 503"):
+        download_model("nvidia/tiny-model", tmp_path / "lm", progress=False, endpoint=hub.url)
+
+
+def test_connection_dropped_mid_download_leaves_no_complete_looking_file(
+    hub: FakeHub, nemo_bytes: bytes, tmp_path: Path, no_sleep
+) -> None:
+    hub.add("nvidia/tiny-model", {"tiny-model.nemo": nemo_bytes})
+    hub.drop_after["tiny-model.nemo"] = 100_000
+    local_models = tmp_path / "lm"
+    with pytest.raises(DownloadError) as info:
+        download_model("nvidia/tiny-model", local_models, progress=False, endpoint=hub.url)
+    assert "interrupted" in str(info.value) and "again" in str(info.value)
+    assert nothing_left(local_models)
+    assert not (local_models / ".chunky-sources.json").exists()
+
+
+def test_dropped_connection_is_resumed(hub: FakeHub, nemo_bytes: bytes, tmp_path: Path, no_sleep) -> None:
+    hub.add("nvidia/tiny-model", {"tiny-model.nemo": nemo_bytes})
+    hub.drop_after["tiny-model.nemo"] = 100_000
+    hub.drops_left["tiny-model.nemo"] = 1
+    path = download_model("nvidia/tiny-model", tmp_path / "lm", progress=False, endpoint=hub.url)
+    assert path.read_bytes() == nemo_bytes
+    assert hub.gets("tiny-model.nemo") == 2
+
+
+def test_served_file_that_is_not_a_tar(hub: FakeHub, tmp_path: Path) -> None:
+    hub.add("someone/broken", {"broken.nemo": b"<html>not a model</html>" * 40})
+    with pytest.raises(DownloadError, match="not a .nemo archive"):
+        download_model("someone/broken", tmp_path / "lm", progress=False, endpoint=hub.url)
+    assert nothing_left(tmp_path / "lm")
+
+
+@pytest.mark.parametrize(
+    ("text", "repo"),
+    [
+        ("nvidia/parakeet-tdt-0.6b-v2", "nvidia/parakeet-tdt-0.6b-v2"),
+        (" https://huggingface.co/nvidia/canary-1b-flash ", "nvidia/canary-1b-flash"),
+        ("hf.co/nvidia/canary-1b-flash/blob/main/README.md", "nvidia/canary-1b-flash"),
+    ],
+)
+def test_parse_repo_id(text: str, repo: str) -> None:
+    assert parse_repo_id(text) == repo
+
+
+@pytest.mark.parametrize(
+    "text", ["", "parakeet", "a/b/c", "../x", "nvidia/..", "nvidia/par keet", "C:\\models\\x"]
+)
+def test_parse_repo_id_refuses(text: str) -> None:
+    with pytest.raises(InvalidNameError):
+        parse_repo_id(text)
+
+
+def test_error_mapping_for_other_http_stacks() -> None:
+    import httpx
+    import requests
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    for exc in (
+        requests.ConnectionError("Max retries exceeded"),
+        requests.ReadTimeout("read timed out"),
+        httpx.ConnectError("[Errno -3] Temporary failure in name resolution"),
+        TimeoutError("timed out"),
+        LocalEntryNotFoundError("check your connection"),
+    ):
+        assert is_connection_error(exc), exc
+        message = str(map_download_error(exc, "nvidia/x", "huggingface.co"))
+        assert message.startswith("Cannot reach huggingface.co") and IMPORT_HINT in message
+    assert not is_connection_error(ValueError("x"))
+    assert not is_connection_error(FileNotFoundError(2, "missing"))
