@@ -32,6 +32,8 @@ class EngineOptions:
     limits: SubtitleLimits = field(default_factory=SubtitleLimits)
     # Seconds added to every word time (CTC models emit a word's first letter a little after its onset).
     timestamp_shift: float = 0.0
+    # Cut chunks in pauses where there is one (False: cut at fixed points, through words; for tests).
+    cut_at_pauses: bool = True
 
 
 @dataclass
@@ -139,7 +141,7 @@ class Engine:
                             opts: EngineOptions, report: ProgressFn, cancel: threading.Event) -> Transcript:
         rate = loaded.sample_rate
         duration = len(samples) / rate
-        pauses = find_pauses(samples, rate)
+        pauses = find_pauses(samples, rate) if opts.cut_at_pauses else []
         chunks = plan_chunks(duration, pauses, chunk_seconds=opts.chunk_seconds,
                              overlap_seconds=opts.overlap_seconds)
         log.info("%s: %.1f s in %d chunk(s)", Path(source).name, duration, len(chunks))
@@ -159,7 +161,8 @@ class Engine:
             group = chunks[i : i + batch]
             arrays = [samples[int(c.start * rate) : int(math.ceil(c.end * rate))] for c in group]
             try:
-                hyps = self._run_model(loaded.model, arrays, len(group))
+                hyps, stamped = self._run_model(loaded.model, arrays, len(group), has_stamps)
+                has_stamps = has_stamps and stamped
             except Exception as exc:
                 if _is_oom(exc) and batch > 1:
                     batch = max(1, batch // 2)
@@ -189,12 +192,27 @@ class Engine:
         return transcript
 
     @staticmethod
-    def _run_model(model, arrays: Sequence[np.ndarray], batch_size: int) -> list[Any]:
-        result = model.transcribe(list(arrays), batch_size=batch_size, timestamps=True, verbose=False,
-                                  num_workers=0)
-        if isinstance(result, tuple):  # RNNT models of older NeMo: (best, all)
-            result = result[0]
-        return list(result)
+    def _run_model(model, arrays: Sequence[np.ndarray], batch_size: int,
+                   timestamps: bool) -> tuple[list[Any], bool]:
+        """(hypotheses, whether they carry word timestamps)."""
+        def call(stamps: bool) -> list[Any]:
+            result = model.transcribe(list(arrays), batch_size=batch_size, timestamps=stamps, verbose=False,
+                                      num_workers=0)
+            if isinstance(result, tuple):  # RNNT models of older NeMo: (best, all)
+                result = result[0]
+            return list(result)
+
+        if not timestamps:
+            return call(False), False
+        try:
+            return call(True), True
+        except Exception as exc:
+            if _is_oom(exc):
+                raise
+            # Some models (older AED checkpoints, custom decoders) cannot give timestamps: text only.
+            log.warning("%s gives no timestamps (%s: %s); transcribing text only",
+                        type(model).__name__, type(exc).__name__, exc)
+            return call(False), False
 
     @staticmethod
     def _assemble(done, texts, has_stamps, duration, model_name, source, opts) -> Transcript:

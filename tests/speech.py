@@ -1,0 +1,96 @@
+"""Test recordings with known words: assembled from the committed held-out word clips (tests/assets/audio).
+
+Every clip holds one digit word with exactly CLIP_MARGIN seconds of margin before its onset and after its
+offset, so the true start and end of every word in an assembled recording is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+AUDIO = Path(__file__).resolve().parent / "assets" / "audio"
+RATE = 16000
+CLIP_MARGIN = 0.050
+
+
+@dataclass(frozen=True)
+class TrueWord:
+    word: str
+    start: float
+    end: float
+
+
+def word_clips() -> list[tuple[np.ndarray, str]]:
+    clips = []
+    for path in sorted(AUDIO.glob("word-*.flac")):
+        audio, rate = sf.read(str(path), dtype="float32")
+        assert rate == RATE, path
+        clips.append((audio, path.stem.rsplit("-", 1)[1]))
+    assert len(clips) == 40, "tests/assets/audio should hold 40 word clips"
+    return clips
+
+
+def assemble(seconds: float, seed: int = 0, gaps: tuple[float, float] = (0.25, 0.9),
+             pause_every: int = 9, pause: tuple[float, float] = (1.2, 2.2),
+             noise: float = 0.002) -> tuple[np.ndarray, list[TrueWord]]:
+    """Random held-out words with random gaps (a longer pause every ``pause_every`` words, like the end of
+    a sentence), random gain and a faint noise floor, at least ``seconds`` long."""
+    rng = np.random.default_rng(seed)
+    clips = word_clips()
+    pieces: list[np.ndarray] = []
+    truth: list[TrueWord] = []
+    pos = int(0.4 * RATE)
+    pieces.append(np.zeros(pos, np.float32))
+    margin = round(CLIP_MARGIN * RATE)
+    while pos < seconds * RATE:
+        clip, word = clips[int(rng.integers(len(clips)))]
+        clip = clip * float(rng.uniform(0.4, 1.0))
+        truth.append(TrueWord(word, (pos + margin) / RATE, (pos + len(clip) - margin) / RATE))
+        lo, hi = pause if len(truth) % pause_every == 0 else gaps
+        gap = np.zeros(int(rng.uniform(lo, hi) * RATE), np.float32)
+        pieces += [clip, gap]
+        pos += len(clip) + len(gap)
+    audio = np.concatenate(pieces)
+    audio += rng.normal(0.0, noise, len(audio)).astype(np.float32)
+    return audio, truth
+
+
+def write_flac(path: Path, audio: np.ndarray) -> Path:
+    sf.write(str(path), audio, RATE, subtype="PCM_16")
+    return path
+
+
+def align(ref: list[str], hyp: list[str]) -> list[tuple[int | None, int | None]]:
+    """Levenshtein alignment as (ref index or None, hyp index or None) pairs."""
+    n, m = len(ref), len(hyp)
+    d = np.zeros((n + 1, m + 1), dtype=np.int32)
+    d[:, 0] = np.arange(n + 1)
+    d[0, :] = np.arange(m + 1)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d[i, j] = min(d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + (ref[i - 1] != hyp[j - 1]))
+    pairs: list[tuple[int | None, int | None]] = []
+    i, j = n, m
+    while i or j:
+        if i and j and d[i, j] == d[i - 1, j - 1] + (ref[i - 1] != hyp[j - 1]):
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif i and d[i, j] == d[i - 1, j] + 1:
+            pairs.append((i - 1, None))
+            i -= 1
+        else:
+            pairs.append((None, j - 1))
+            j -= 1
+    return pairs[::-1]
+
+
+def word_errors(ref: list[str], hyp: list[str]) -> int:
+    return sum(1 for r, h in align(ref, hyp) if r is None or h is None or ref[r] != hyp[h])
+
+
+def wer(ref: list[str], hyp: list[str]) -> float:
+    return word_errors(ref, hyp) / max(1, len(ref))

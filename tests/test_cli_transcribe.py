@@ -1,0 +1,73 @@
+"""``python -m chunky transcribe`` and ``models`` as a user runs them: a subprocess, its own CHUNKY_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "tests" / "assets"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("cli-home")
+    (home / "local_models").mkdir()
+    shutil.copy(ASSETS / "digits-ctc.nemo", home / "local_models" / "digits.nemo")
+    return home
+
+
+def chunky(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, CHUNKY_HOME=str(home), CHUNKY_DEVICE="cpu", PYTHONIOENCODING="utf-8",
+               PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "chunky", *args], cwd=str(home), env=env,
+                          capture_output=True, text=True, encoding="utf-8", timeout=timeout)
+
+
+def test_transcribe_writes_every_format_goes_on_past_failures_and_exits_non_zero(home, tmp_path) -> None:
+    inputs = tmp_path / "in put ü"
+    inputs.mkdir()
+    good = inputs / "première prise.flac"
+    shutil.copy(ASSETS / "audio" / "sentence-1.flac", good)
+    bad = inputs / "notes.wav"
+    bad.write_text("not a recording\n" * 50, "utf-8")
+    missing = inputs / "missing.flac"
+    second = inputs / "second.flac"
+    shutil.copy(ASSETS / "audio" / "sentence-3.flac", second)
+    out = tmp_path / "out"
+
+    result = chunky(home, "transcribe", str(good), str(bad), str(missing), str(second), "--model", "digits",
+                    "--format", "all", "--out", str(out), "--device", "cpu")
+    assert result.returncode == 1, result.stderr
+    truth = json.loads((ASSETS / "audio" / "truth.json").read_text("utf-8"))
+    assert (out / "première prise.txt").read_text("utf-8").strip() == truth["sentence-1.flac"]
+    assert (out / "second.txt").read_text("utf-8").strip() == truth["sentence-3.flac"]
+    for ext in ("txt", "srt", "vtt", "json", "csv"):
+        assert (out / f"première prise.{ext}").is_file()
+    assert not (out / "notes.txt").exists() and not list(out.glob("*.partial"))
+    assert "2 of 4 file(s) failed" in result.stderr
+    assert "notes.wav" in result.stderr and "missing.flac" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_model_is_a_clear_error(home, tmp_path) -> None:
+    clip = tmp_path / "a.flac"
+    shutil.copy(ASSETS / "audio" / "sentence-2.flac", clip)
+    result = chunky(home, "transcribe", str(clip), "--model", "nope")
+    assert result.returncode == 1
+    assert "No local model named 'nope'" in result.stderr and "digits" in result.stderr
+    assert "setup_local_models.py" in result.stderr
+
+
+def test_models_lists_the_local_models(home) -> None:
+    result = chunky(home, "models")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:2] == ["NAME", "SOURCE"]
+    assert any(line.split()[0] == "digits" for line in lines[1:])

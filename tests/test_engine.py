@@ -1,0 +1,217 @@
+"""The engine end to end with the trained digits model (tests/assets/digits-ctc.nemo) on real speech."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chunky import writers
+from chunky.chunking import plan_chunks
+from chunky.errors import AudioError
+from tests.speech import RATE, TrueWord, align, assemble, wer, word_clips, write_flac
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+START_TOLERANCE = 0.15
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    from chunky.engine import Engine
+    from chunky.models import ModelManager
+    from chunky.store import ModelStore
+
+    home = tmp_path_factory.mktemp("engine-home")
+    (home / "local_models").mkdir()
+    shutil.copy(ASSETS / "digits-ctc.nemo", home / "local_models" / "digits.nemo")
+    store = ModelStore(home / "local_models", home / "extracted")
+    manager = ModelManager(store, device="cpu")
+    yield Engine(manager)
+    manager.unload()
+
+
+@pytest.fixture(scope="module")
+def ten_minutes(tmp_path_factory) -> tuple[Path, list[TrueWord]]:
+    audio, truth = assemble(605.0, seed=11)
+    path = write_flac(tmp_path_factory.mktemp("long") / "ten minutes.flac", audio)
+    return path, truth
+
+
+@pytest.fixture(scope="module")
+def ten_minute_transcript(engine, ten_minutes):
+    path, _ = ten_minutes
+    reports = []
+    transcript = engine.transcribe(path, "digits", progress=reports.append)
+    return transcript, reports
+
+
+def test_ten_minutes_wer_at_most_2_percent_and_no_worse_than_word_by_word(
+    engine, ten_minutes, ten_minute_transcript, tmp_path
+) -> None:
+    path, truth = ten_minutes
+    transcript, _ = ten_minute_transcript
+    ref = [t.word for t in truth]
+    hyp = [w.text for w in transcript.words]
+    assert transcript.duration >= 600
+    assert len(ref) > 350
+    assert transcript.text.split() == hyp
+    long_wer = wer(ref, hyp)
+    assert long_wer <= 0.02, f"WER {long_wer:.3%} on {len(ref)} words"
+
+    # The same model on every word alone, spliced in the same order.
+    alone = {}
+    for i, (clip, word) in enumerate(word_clips()):
+        key = (word, len(clip))
+        alone[key] = engine.transcribe(write_flac(tmp_path / f"clip-{i}.flac", clip), "digits").text.split()
+    clip_len = {word: [] for word in set(ref)}
+    for clip, word in word_clips():
+        clip_len[word].append(len(clip))
+    # Which clip each true word came from: its length in samples (start/end times hold it).
+    word_by_word: list[str] = []
+    for t in truth:
+        n = round((t.end - t.start) * RATE) + round(2 * 0.05 * RATE)
+        key = min(((t.word, m) for m in clip_len[t.word]), key=lambda k: abs(k[1] - n))
+        word_by_word += alone[key]
+    assert long_wer <= wer(ref, word_by_word) + 1e-9, (long_wer, wer(ref, word_by_word))
+
+
+def test_every_word_starts_within_tolerance(ten_minutes, ten_minute_transcript) -> None:
+    _, truth = ten_minutes
+    transcript, _ = ten_minute_transcript
+    ref = [t.word for t in truth]
+    hyp = transcript.words
+    offsets = []
+    for r, h in align(ref, [w.text for w in hyp]):
+        if r is None or h is None or ref[r] != hyp[h].text:
+            continue
+        offsets.append(hyp[h].start - truth[r].start)
+        assert hyp[h].end >= hyp[h].start
+    offsets_arr = np.array(offsets)
+    worst = float(np.abs(offsets_arr).max())
+    assert len(offsets) >= 0.98 * len(ref)
+    assert worst <= START_TOLERANCE, f"worst start offset {worst:.3f} s (mean {offsets_arr.mean():+.3f} s)"
+    # Words come in order, and segments hold them all.
+    assert all(a.start <= b.start for a, b in zip(hyp, hyp[1:], strict=False))
+    assert sum(len(s.words) for s in transcript.segments) == len(hyp)
+
+
+def test_progress_reports_audio_seconds_done_of_total(ten_minute_transcript) -> None:
+    transcript, reports = ten_minute_transcript
+    stages = [r.stage for r in reports]
+    assert stages[0] == "loading" and stages[-1] == "done"
+    assert "decoding" in stages and stages.count("transcribing") >= 3
+    done = [r.done_seconds for r in reports if r.stage == "transcribing"]
+    assert done == sorted(done) and done[-1] == pytest.approx(transcript.duration, abs=0.01)
+    last = [r for r in reports if r.stage == "transcribing"][-1]
+    assert last.chunk_index == last.chunk_count > 1
+    assert "chunk" in reports[2].describe()
+
+
+def test_cuts_through_the_middle_of_words_lose_and_double_nothing(engine, tmp_path) -> None:
+    from chunky.engine import EngineOptions
+
+    audio, truth = assemble(75.0, seed=5, gaps=(0.05, 0.2), pause_every=1000)
+    path = write_flac(tmp_path / "dense.flac", audio)
+    options = EngineOptions(chunk_seconds=6.0, overlap_seconds=1.2, cut_at_pauses=False)
+    chunks = plan_chunks(len(audio) / RATE, [], options.chunk_seconds, options.overlap_seconds)
+    cuts = [c.keep_end for c in chunks[:-1]]
+    inside = [cut for cut in cuts if any(t.start - 0.05 < cut < t.end + 0.05 for t in truth)]
+    assert len(inside) >= 5, "the plan should cut through words"
+
+    plain = engine.transcribe(path, "digits", options=EngineOptions(chunk_seconds=600.0))
+    cut = engine.transcribe(path, "digits", options=options)
+    ref = [t.word for t in truth]
+    assert [w.text for w in cut.words] == [w.text for w in plain.words]
+    assert wer(ref, [w.text for w in cut.words]) <= 0.02
+    # No word appears twice around a cut: starts are strictly increasing with a word's length apart.
+    starts = [w.start for w in cut.words]
+    assert all(b - a > 0.2 for a, b in zip(starts, starts[1:], strict=False))
+
+
+def test_every_format_round_trips_through_its_parser(ten_minute_transcript, tmp_path) -> None:
+    import srt
+    import webvtt
+
+    transcript, _ = ten_minute_transcript
+    paths = writers.write_outputs(transcript, tmp_path, "ten minutes", writers.FORMATS)
+    by_ext = {Path(p).suffix: Path(p) for p in paths}
+    assert set(by_ext) == {".txt", ".srt", ".vtt", ".json", ".csv"}
+    assert not list(tmp_path.glob("*.partial"))
+    words = [w.text for w in transcript.words]
+
+    assert by_ext[".txt"].read_text("utf-8").split() == words
+
+    cues = list(srt.parse(by_ext[".srt"].read_text("utf-8")))
+    assert " ".join(c.content for c in cues).split() == words
+    assert len(cues) == len(transcript.segments)
+    for cue, seg in zip(cues, transcript.segments, strict=True):
+        assert cue.start.total_seconds() == pytest.approx(seg.start, abs=0.001)
+        assert cue.end.total_seconds() == pytest.approx(seg.end, abs=0.001)
+        assert all(len(line) <= 42 for line in cue.content.splitlines())
+
+    vtt = webvtt.read(str(by_ext[".vtt"]))
+    assert " ".join(c.text for c in vtt).split() == words
+    assert len(vtt) == len(transcript.segments)
+    for cue, seg in zip(vtt, transcript.segments, strict=True):
+        h, m, sec = cue.start.split(":")
+        assert int(h) * 3600 + int(m) * 60 + float(sec) == pytest.approx(seg.start, abs=0.001)
+
+    data = json.loads(by_ext[".json"].read_text("utf-8"))
+    assert data["text"].split() == words and data["duration"] == pytest.approx(transcript.duration)
+    assert data["model"] == "digits"
+    assert [w["word"] for w in data["words"]] == words
+    assert [w["word"] for s in data["segments"] for w in s["words"]] == words
+    assert all({"start", "end", "text", "words"} <= set(s) for s in data["segments"])
+
+    with by_ext[".csv"].open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["start", "end", "text"]
+    assert " ".join(r["text"] for r in rows).split() == words
+    starts = [s.start for s in transcript.segments]
+    assert [float(r["start"]) for r in rows] == pytest.approx(starts, abs=0.001)
+
+
+def test_cancel_between_chunks_keeps_the_finished_part(engine, ten_minutes) -> None:
+    from chunky.engine import EngineOptions, PartialTranscriptCancelled
+
+    path, truth = ten_minutes
+    cancel = threading.Event()
+
+    def progress(p) -> None:
+        if p.stage == "transcribing" and p.chunk_index >= 2:
+            cancel.set()
+
+    with pytest.raises(PartialTranscriptCancelled) as caught:
+        engine.transcribe(path, "digits", options=EngineOptions(batch_size=1), progress=progress,
+                          cancel=cancel)
+    partial = caught.value.partial
+    assert partial is not None and partial.words
+    heard = [w.text for w in partial.words]
+    assert 10 < len(heard) < len(truth) / 2
+    ref = [t.word for t in truth if t.start < partial.words[-1].end + 0.1]
+    assert wer(ref, heard) <= 0.05
+
+
+def test_silence_gives_an_empty_transcript(engine, tmp_path) -> None:
+    path = write_flac(tmp_path / "silence.flac", np.zeros(RATE * 5, np.float32))
+    transcript = engine.transcribe(path, "digits")
+    assert transcript.text == "" and transcript.words == [] and transcript.duration == pytest.approx(5.0)
+
+
+def test_sentences_are_heard(engine) -> None:
+    truth = json.loads((ASSETS / "audio" / "truth.json").read_text("utf-8"))
+    for name, text in truth.items():
+        assert engine.transcribe(ASSETS / "audio" / name, "digits").text == text
+
+
+def test_not_audio_is_a_clear_error_and_the_engine_goes_on(engine, tmp_path) -> None:
+    bad = tmp_path / "notes.wav"
+    bad.write_text("these are my notes, not a recording\n" * 20, "utf-8")
+    with pytest.raises(AudioError, match="notes.wav"):
+        engine.transcribe(bad, "digits")
+    assert engine.transcribe(ASSETS / "audio" / "sentence-2.flac", "digits").text == "two seven zero eight"
