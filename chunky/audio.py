@@ -34,6 +34,7 @@ MIN_SECONDS = 0.1  # shorter recordings are rejected ("too short")
 RESAMPLE_QUALITY = "HQ"
 _READ_SECONDS = 1.0  # soundfile reads this much at a time: a decode error loses at most this much
 _SMALL_READ = 1024  # frames per read once a damaged part has been met
+_MAX_PREALLOC_SECONDS = 6 * 3600  # a header claiming more is not trusted for the first allocation
 _MAX_BAD_PACKETS = 1000  # PyAV: give up after this many undecodable packets in a row
 _SNIFF_BYTES = 4096
 
@@ -76,11 +77,9 @@ _MAGIC = (
     (b"\xff\xd8\xff", "a JPEG image"),
     (b"GIF87a", "a GIF image"),
     (b"GIF89a", "a GIF image"),
-    (b"BM", None),  # too short a signature to trust on its own
     (b"%PDF", "a PDF document"),
     (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
     (b"\x7fELF", "a program"),
-    (b"MZ", None),
     (b"{\\rtf", "an RTF document"),
 )
 
@@ -88,7 +87,7 @@ _MAGIC = (
 def _sniff_non_audio(head: bytes) -> str | None:
     """What the file plainly is when that is not audio ("a PNG image", "a text file"), else None."""
     for magic, kind in _MAGIC:
-        if kind and head.startswith(magic):
+        if head.startswith(magic):
             return kind
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "a WebP image"
@@ -162,9 +161,9 @@ class _SoundfileSource:
         self.error = None
         return frames / self.sample_rate
 
-    def chunks(self) -> Iterator[tuple[np.ndarray, int]]:
+    def chunks(self, seconds: float = _READ_SECONDS) -> Iterator[tuple[np.ndarray, int]]:
         """(frames, channels) float32 pieces and their sample rate; a decode error ends the stream."""
-        step = max(1, int(self.sample_rate * _READ_SECONDS))
+        step = max(1, int(self.sample_rate * min(seconds, _READ_SECONDS)))
         delivered = 0
         while True:
             try:
@@ -211,7 +210,7 @@ def _frame_to_array(frame) -> np.ndarray:
     array = frame.to_ndarray()
     fmt = frame.format
     n = frame.samples
-    channels = frame.layout.nb_channels
+    channels = len(frame.layout.channels)
     array = array.T if fmt.is_planar else array.reshape(n, channels)
     base = fmt.name[:-1] if fmt.is_planar else fmt.name  # "s16p" -> "s16"
     if base == "u8":
@@ -276,7 +275,8 @@ class _PyAVSource:
         finally:
             other.close()
 
-    def chunks(self) -> Iterator[tuple[np.ndarray, int]]:
+    def chunks(self, seconds: float = _READ_SECONDS) -> Iterator[tuple[np.ndarray, int]]:
+        """(frames, channels) float32 pieces, one per decoded frame (`seconds` is not used here)."""
         import av
 
         packets = self._container.demux(self._stream)
@@ -304,7 +304,7 @@ class _PyAVSource:
                     if not self.sample_rate:
                         self.sample_rate = int(frame.sample_rate)
                     if not self.channels:
-                        self.channels = int(frame.layout.nb_channels)
+                        self.channels = int(len(frame.layout.channels))
                     yield _frame_to_array(frame), int(frame.sample_rate)
 
     def close(self) -> None:
@@ -405,14 +405,17 @@ def _blocks(p: Path, source: _Source, target_rate: int, block_seconds: float) ->
 
     def convert(last: bool) -> np.ndarray:
         nonlocal pending, pending_n
-        x = np.concatenate(pending) if len(pending) != 1 else pending[0]
+        if not pending:
+            x = np.zeros(0, np.float32)
+        else:
+            x = np.concatenate(pending) if len(pending) > 1 else pending[0]
         pending, pending_n = [], 0
         if stream is None:
             return x
         return stream.resample_chunk(x, last=last)
 
     try:
-        for raw, rate in source.chunks():
+        for raw, rate in source.chunks(block_seconds):
             if rate != in_rate:  # first chunk, or the stream changed rate mid-way (rare)
                 if pending or stream is not None:
                     out = convert(last=True)
@@ -512,7 +515,10 @@ def load_audio(path: str | Path, target_rate: int = 16000) -> np.ndarray:
     target_rate = _check_rate(target_rate)
     p, source = _open(path)
     estimate = source.duration_estimate
-    capacity = math.ceil(estimate * target_rate) + 16 if estimate else 60 * target_rate
+    if estimate:
+        capacity = math.ceil(min(estimate, _MAX_PREALLOC_SECONDS) * target_rate) + 16
+    else:
+        capacity = 60 * target_rate
     out = np.empty(capacity, dtype=np.float32)
     n = 0
     for block in _blocks(p, source, target_rate, 30.0):
