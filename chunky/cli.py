@@ -45,6 +45,16 @@ def _paths_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+@command("doctor", "check this PC's set-up (GPU, temp folder, antivirus/sync risks, disk space, models)",
+         "chunky.doctor:run_doctor")
+def _doctor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--verify", action="store_true",
+                   help="also re-read every model archive and extracted file (slow for big models)")
+    p.add_argument("--no-gpu", action="store_true",
+                   help="skip importing PyTorch (faster; the GPU is not checked)")
+
+
 def run_paths(args: argparse.Namespace) -> int:
     import json
     import os
