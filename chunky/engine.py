@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from chunky import audio
-from chunky.chunking import Chunk, find_pauses, plan_chunks, stitch
+from chunky import audio, vad
+from chunky.chunking import Chunk, plan_chunks, stitch
 from chunky.errors import CancelledError, ChunkyError
 from chunky.transcript import SubtitleLimits, Transcript, Word, build_transcript
 
@@ -141,7 +141,7 @@ class Engine:
                             opts: EngineOptions, report: ProgressFn, cancel: threading.Event) -> Transcript:
         rate = loaded.sample_rate
         duration = len(samples) / rate
-        pauses = find_pauses(samples, rate) if opts.cut_at_pauses else []
+        pauses = vad.pauses(samples, rate, vad.method_from_env())[0] if opts.cut_at_pauses else []
         chunks = plan_chunks(duration, pauses, chunk_seconds=opts.chunk_seconds,
                              overlap_seconds=opts.overlap_seconds)
         log.info("%s: %.1f s in %d chunk(s)", Path(source).name, duration, len(chunks))
