@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import socket
+import sys
+import threading
 import webbrowser
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 log = logging.getLogger("chunky.app")
+
+PORT_TRIES = 100
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -20,11 +26,118 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from chunky.ui import launch
+def port_is_free(host: str, port: int) -> bool:
+    """True when ``port`` can be bound on ``host`` (and on 127.0.0.1, where Gradio checks too)."""
+    for address in {host, "127.0.0.1"}:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            if sys.platform != "win32":  # on Windows SO_REUSEADDR lets a second socket steal a used port
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((address.strip("[]"), port))
+            except OSError:
+                return False
+    return True
 
-    launch(host=args.host, port=args.port, share=args.share, open_browser=not args.no_browser,
-           browser_opener=webbrowser.open)
+
+def browser_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
+
+
+def serve(page, kwargs: dict, host: str, first_port: int, share: bool) -> int:
+    """Launch ``page`` on ``first_port`` or the next free one; return the port."""
+    last_error: Exception | None = None
+    for port in range(first_port, first_port + PORT_TRIES):
+        if not port_is_free(host, port):
+            continue
+        try:
+            page.launch(server_name=host, server_port=port, share=share, inbrowser=False,
+                        prevent_thread_lock=True, **kwargs)
+            return port
+        except OSError as exc:  # taken between the check and the start
+            last_error = exc
+    last = first_port + PORT_TRIES - 1
+    raise OSError(f"No free port in {first_port}-{last}: {last_error or 'all in use'}. "
+                  "Choose another one with --port.")
+
+
+def main(argv: Sequence[str] | None = None, *,
+         browser_opener: Callable[[str], object] | None = webbrowser.open,
+         stop: threading.Event | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    for noisy in ("httpx", "urllib3", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from chunky.service import Service
+    from chunky.ui import build_page, launch_kwargs
+
+    service = Service()
+    page = build_page(service)
+    try:
+        port = serve(page, launch_kwargs(service), args.host, args.port, args.share)
+    except OSError as exc:
+        print(f"Chunky could not start its web server: {exc}", file=sys.stderr)
+        service.shutdown(timeout=2.0)
+        return 1
+    service.start()  # the job runner, and the warm-up thread (imports NeMo, loads the default model)
+    url = browser_url(args.host, port)
+    if port != args.port:
+        print(f"Port {args.port} is in use; using {port} instead.")
+    banner = "=" * 64
+    print(f"\n{banner}\n  Chunky is running. Open this address in your browser:\n\n      {url}\n", flush=True)
+    if getattr(page, "share_url", None):
+        print(f"  Public share link (anyone with it can use this Chunky): {page.share_url}\n")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"  Listening on {args.host}: other computers on the network can reach this page.\n")
+    print(f"  Press Ctrl+C in this window to stop Chunky.\n{banner}\n", flush=True)
+    if not args.no_browser and browser_opener is not None:
+        try:
+            browser_opener(url)
+        except Exception as exc:  # no browser on this machine: the printed address is enough
+            log.info("Could not open a browser: %s", exc)
+    stop = stop or threading.Event()
+    _stop_on_signals(stop)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        print("\nStopping Chunky…", flush=True)
+    finally:
+        stop_all(service, page)
+    print("Chunky stopped.", flush=True)
     return 0
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM (and Ctrl+Break on Windows) stop Chunky as cleanly as Ctrl+C (KeyboardInterrupt) does."""
+
+    def handler(signum, frame) -> None:
+        print(f"\nStopping Chunky ({signal.Signals(signum).name})…", flush=True)
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in ("SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            try:
+                signal.signal(getattr(signal, name), handler)
+            except (OSError, ValueError):
+                pass
+
+
+def stop_all(service, page) -> None:
+    """Cancel the jobs (the running one saves what it finished), then close the server. A second Ctrl+C
+    stops waiting for the running job."""
+    try:
+        if not service.shutdown(timeout=10.0):
+            log.warning("The running job did not stop in time; it shows as interrupted at the next start.")
+    except KeyboardInterrupt:
+        log.warning("Stopped without waiting for the running job; it shows as interrupted at the next start.")
+    try:
+        page.close()
+    except (Exception, KeyboardInterrupt) as exc:
+        log.debug("Closing the server: %r", exc)

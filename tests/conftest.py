@@ -56,3 +56,33 @@ def tiny_nemo_files(tmp_path_factory) -> dict[str, Path]:
         "char": build_char_ctc(folder / "tiny-char.nemo"),
         "bpe": build_bpe_ctc(folder / "tiny-bpe.nemo", tokenizer),
     }
+
+
+@pytest.fixture(scope="session")
+def app_server_started(tmp_path_factory):
+    """``python app.py --no-browser`` on a free port, with the digits test model as its only model, on the
+    CPU, shared by the HTTP and browser UI tests (NeMo's import in the server costs ~25 s once). Chunks of
+    10 s, one per model call (CHUNKY_CHUNK_SECONDS, CHUNKY_BATCH_SIZE), so a long recording reports progress
+    chunk by chunk and takes long enough (~0.5 s a chunk here) to be cancelled midway.
+
+    Started, not yet answering: a test that does not need the server can ask for this fixture so the server
+    warms up meanwhile. Tests that use it ask for ``app_server``."""
+    from tests.app_server import ARTIFACTS, DIGITS_MODEL, AppServer, make_home
+
+    home = make_home(tmp_path_factory.mktemp("app-home"), {"digits": DIGITS_MODEL})
+    server = AppServer(home, ARTIFACTS / "app-server.log",
+                       env={"CHUNKY_BATCH_SIZE": "1", "CHUNKY_CHUNK_SECONDS": "10"})
+    server.start()
+    try:
+        yield server
+    finally:
+        code = server.stop()
+    # A clean stop: the job runner shut down and the server closed within the stop timeout.
+    assert code == 0 and "Chunky stopped." in server.log_text(), server.fail_message(
+        f"app.py did not stop cleanly (exit status {code})")
+
+
+@pytest.fixture(scope="session")
+def app_server(app_server_started):
+    """The app server of ``app_server_started``, answering HTTP."""
+    return app_server_started.wait_ready()

@@ -1,0 +1,289 @@
+"""The app's wiring: model store, settings, job runner, and a speech engine that warms up in the background.
+
+The page has to come up at once, but ``import nemo.collections.asr`` takes tens of seconds and loading a
+model more. :class:`Service` builds everything light at once (``ModelStore``, ``Settings``, ``JobRunner``)
+and starts a thread that imports NeMo, creates the ``ModelManager`` and ``Engine`` and loads the default
+model. The page polls :meth:`Service.status` to say where that stands. A job submitted before the warm-up
+ends simply waits for it in the runner's worker.
+
+Importing this module imports no torch, nemo or gradio.
+
+Environment (optional): ``CHUNKY_DEVICE`` (auto, cpu, cuda), ``CHUNKY_BATCH_SIZE`` (chunks per model
+call) and ``CHUNKY_CHUNK_SECONDS`` (longest piece of audio given to the model at once).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from chunky.bootstrap import AppPaths, paths
+from chunky.errors import ChunkyError, ModelNotFoundError
+from chunky.jobs import JobRunner, ProgressFn
+from chunky.settings import Settings
+from chunky.store import ModelInfo, ModelStore
+from chunky.transcript import Transcript
+
+log = logging.getLogger("chunky.service")
+
+DEFAULT_MODEL = "parakeet-tdt-0.6b-v2"
+DEFAULT_REPO_ID = "nvidia/parakeet-tdt-0.6b-v2"
+MODEL_LIST_SECONDS = 5.0
+SETUP_COMMAND = "python setup_local_models.py"
+IMPORT_COMMAND = "python setup_local_models.py --import PATH.nemo"
+
+
+class Phase(StrEnum):
+    STARTING = "starting"  # importing NeMo
+    LOADING = "loading"  # loading a model
+    READY = "ready"
+    NO_MODEL = "no_model"  # the engine is (or will be) fine, but local_models holds no model
+    FAILED = "failed"  # the engine could not start (NeMo missing or broken)
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    phase: Phase
+    message: str  # one line for the page, e.g. "Ready: parakeet-tdt-0.6b-v2 on the GPU (RTX 4090)"
+    device: str | None = None  # "cpu" / "cuda" once known
+    device_name: str | None = None  # e.g. "NVIDIA GeForce RTX 4090", "CPU"
+    notice: str | None = None  # e.g. why the CPU is used although a GPU was asked for
+    model: str | None = None  # the resident model, if any
+    error: str | None = None
+
+
+def setup_commands(name: str | None = None, source: str | None = None) -> list[str]:
+    """The exact commands that install ``name`` (or any model when None)."""
+    if source and source.startswith("hub:"):
+        return [f"{SETUP_COMMAND} {source[4:]}"]
+    if name is None or name == DEFAULT_MODEL:
+        return [SETUP_COMMAND, IMPORT_COMMAND]
+    return [f"{SETUP_COMMAND} --import PATH.nemo --name {name}"]
+
+
+def _env_number(name: str, kind: type, default):
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        log.warning("Ignoring %s=%r: not a number", name, raw)
+        return default
+    return value if value > 0 else default
+
+
+class Service:
+    """Store + settings + job runner + (after the warm-up) model manager and engine."""
+
+    def __init__(self, app_paths: AppPaths | None = None, *, device: str | None = None):
+        self.paths = app_paths or paths()
+        self.store = ModelStore(self.paths.local_models, self.paths.extracted)
+        self.settings = Settings(self.paths.model_cache / "settings.json")
+        self.device_preference = device
+        self.runner = JobRunner(self._transcribe, self.paths.outputs, duration_of=self._duration_of)
+        self.manager = None  # chunky.models.ModelManager, after the warm-up
+        self.engine = None  # chunky.engine.Engine, after the warm-up
+        self._lock = threading.Lock()
+        self._engine_done = threading.Event()  # set when the import finished (well or not)
+        self._phase = Phase.STARTING
+        self._loading: str | None = None
+        self._device: str | None = None
+        self._device_name: str | None = None
+        self._notice: str | None = None
+        self._error: str | None = None
+        self._load_error: str | None = None
+        self._models_cache: tuple[float, list[ModelInfo]] | None = None
+        self._thread: threading.Thread | None = None
+        self._started_at = time.monotonic()
+
+    # --- warm-up ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the job runner and the background warm-up (import NeMo, load the default model)."""
+        self.runner.start()
+        with self._lock:
+            if self._thread is None:
+                self._started_at = time.monotonic()
+                self._thread = threading.Thread(target=self._warm_up, name="chunky-warm-up", daemon=True)
+                self._thread.start()
+
+    def _warm_up(self) -> None:
+        started = time.perf_counter()
+        try:
+            log.info("Starting the speech engine (importing NeMo)...")
+            import nemo.collections.asr  # noqa: F401  (the slow part: ~25 s on a small machine)
+
+            from chunky.engine import Engine, EngineOptions
+            from chunky.models import ModelManager, resolve_device
+
+            device, notice = resolve_device(self.device_preference)
+            manager = ModelManager(self.store, device=self.device_preference)
+            options = EngineOptions()
+            options.batch_size = _env_number("CHUNKY_BATCH_SIZE", int, options.batch_size)
+            options.chunk_seconds = _env_number("CHUNKY_CHUNK_SECONDS", float, options.chunk_seconds)
+            engine = Engine(manager, options)
+            with self._lock:
+                self.manager, self.engine = manager, engine
+                self._device, self._notice = device, notice
+                self._device_name = _device_name(device)
+                self._phase = Phase.READY
+            log.info("Speech engine ready in %.1f s (%s)", time.perf_counter() - started, device)
+            # Load the default model before any job runs: a job may need another model, and the manager
+            # must never swap a model out from under a running transcription.
+            self._preload(manager)
+        except Exception as exc:
+            log.exception("The speech engine could not start")
+            with self._lock:
+                self._phase = Phase.FAILED
+                self._error = (f"The speech engine could not start: {type(exc).__name__}: {exc}. "
+                               "Run `python -m chunky.setup_env` (or run.bat again) to repair the "
+                               "installation, then restart Chunky.")
+        finally:
+            self._engine_done.set()
+
+    def _preload(self, manager) -> None:
+        name = self.default_model()
+        if name is None:
+            return
+        with self._lock:
+            self._loading = name
+        try:
+            manager.get(name)
+        except Exception as exc:  # the job that needs it reports the problem
+            log.warning("Could not load %s: %s", name, exc)
+            with self._lock:
+                self._load_error = f"Could not load {name}: {exc}"
+        finally:
+            with self._lock:
+                self._loading = None
+
+    # --- models -------------------------------------------------------------------------------------
+
+    def models(self, max_age: float = MODEL_LIST_SECONDS) -> list[ModelInfo]:
+        """The local models; a listing younger than ``max_age`` seconds is reused (the page asks often)."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._models_cache
+        if cached is not None and now - cached[0] < max_age:
+            return cached[1]
+        try:
+            found = self.store.list_models()
+        except Exception as exc:  # a broken folder must not break the page
+            log.warning("Cannot list the models in %s: %s", self.store.local_models, exc)
+            found = []
+        with self._lock:
+            self._models_cache = (now, found)
+        return found
+
+    def model_names(self, max_age: float = MODEL_LIST_SECONDS) -> list[str]:
+        return [m.name for m in self.models(max_age)]
+
+    def default_model(self) -> str | None:
+        """The last model used, else the default one, else the first; None when none is installed."""
+        names = self.model_names()
+        if not names:
+            return None
+        for candidate in (self.settings.get("last_model"), DEFAULT_MODEL):
+            if candidate in names:
+                return candidate
+        return sorted(names, key=str.lower)[0]
+
+    def missing_model_message(self, name: str | None) -> str:
+        have = self.model_names()
+        if not name:
+            lines = ["No model is installed yet. Install one with:"]
+        else:
+            lines = [f"The model {name!r} is not in {self.store.local_models} "
+                     f"(local models: {', '.join(have) if have else 'none'}). Install it with:"]
+        source = None
+        if name:
+            entry = self.store.sources.get(name) or {}
+            source = entry.get("source")
+        lines += [f"    {c}" for c in setup_commands(name, source)]
+        return "\n".join(lines)
+
+    # --- jobs ---------------------------------------------------------------------------------------
+
+    def submit(self, owner: str, files: Sequence[Path], model: str | None,
+               display_names: Sequence[str | None] | None = None) -> str:
+        """Queue a job (returns at once). ChunkyError for no files or an unknown model."""
+        if not files:
+            raise ChunkyError("No recording was given: add at least one audio or video file, or record "
+                              "from the microphone.")
+        if not model or model not in self.model_names(max_age=0):
+            raise ModelNotFoundError(self.missing_model_message(model))
+        self.settings.set("last_model", model)
+        return self.runner.submit(owner, files, model, display_names)
+
+    def _duration_of(self, path: Path) -> float | None:
+        from chunky import audio
+
+        return float(audio.probe(path).duration)
+
+    def _transcribe(self, path: Path, model: str, progress: ProgressFn,
+                    cancel: threading.Event) -> Transcript:
+        from chunky.engine import PartialTranscriptCancelled, Progress
+
+        if not self._engine_done.is_set():
+            progress(Progress("Waiting for the speech engine to start"))
+            while not self._engine_done.wait(0.2):
+                if cancel.is_set():
+                    raise PartialTranscriptCancelled("Cancelled before transcription started.", None)
+        if self.engine is None:
+            raise ChunkyError(self._error or "The speech engine could not start.")
+        try:
+            transcript = self.engine.transcribe(path, model, progress=progress, cancel=cancel)
+        except ModelNotFoundError as exc:
+            raise ModelNotFoundError(f"{exc}\n{self.missing_model_message(model)}") from exc
+        with self._lock:
+            self._load_error = None  # a model loaded and ran: an earlier load failure no longer matters
+        return transcript
+
+    # --- state for the page -------------------------------------------------------------------------
+
+    def status(self) -> ServiceStatus:
+        with self._lock:
+            phase, loading, error = self._phase, self._loading, self._error
+            device, name = self._device, self._device_name
+            notice = " ".join(n for n in (self._notice, self._load_error) if n) or None
+        manager = self.manager
+        current = manager.current if manager is not None else None
+        if phase is Phase.FAILED:
+            return ServiceStatus(phase, error or "The speech engine could not start.", error=error)
+        if not self.model_names():
+            return ServiceStatus(Phase.NO_MODEL, "No model is installed yet.", device, name, notice)
+        if phase is Phase.STARTING:
+            seconds = time.monotonic() - self._started_at
+            return ServiceStatus(phase, f"Starting the speech engine… ({seconds:.0f} s; the first start "
+                                        "can take a minute)")
+        where = "the GPU" if device == "cuda" else "the CPU"
+        if name and device == "cuda":
+            where += f" ({name})"
+        if loading and (current is None or current.name != loading):
+            return ServiceStatus(Phase.LOADING, f"Loading model {loading} on {where}…", device, name, notice,
+                                 current.name if current else None)
+        model = current.name if current is not None else None
+        message = f"Ready on {where}" + (f": {model} loaded" if model else "")
+        return ServiceStatus(Phase.READY, message, device, name, notice, model)
+
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Cancel queued and running jobs (the running one keeps what it finished) and stop the worker."""
+        return self.runner.shutdown(timeout)
+
+
+def _device_name(device: str) -> str:
+    if device == "cuda":
+        try:
+            import torch
+
+            return str(torch.cuda.get_device_name(0))
+        except Exception:
+            return "CUDA GPU"
+    return "CPU"

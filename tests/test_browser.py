@@ -1,0 +1,229 @@
+"""The page in a real Chromium (Debian's /usr/bin/chromium driven by Playwright), against the real app.py
+with the digits test model: upload, transcribe, watch the progress, read the transcript, download the
+SRT, cancel a long job. A screenshot of the finished page goes to tests/_artifacts/finished-page.png."""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import srt
+
+from tests.app_server import ARTIFACTS, AUDIO, truth
+from tests.conftest import skip_or_fail
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps",
+    # A microphone that plays a beep, and no permission prompt.
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+]
+DIGITS = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+WAIT_MS = 120_000
+
+# Records every state the progress panel shows (data-state|fraction|stage), as the browser renders it.
+WATCH_PROGRESS = """
+() => {
+  window.__chunkyStates = [];
+  const record = () => {
+    const el = document.querySelector('#chunky-progress .chunky-job');
+    if (!el) return;
+    const stage = el.querySelector('.chunky-stage');
+    const s = `${el.dataset.state}|${el.dataset.fraction}|${stage ? stage.textContent : ''}`;
+    if (window.__chunkyStates[window.__chunkyStates.length - 1] !== s) window.__chunkyStates.push(s);
+  };
+  new MutationObserver(record).observe(document.body,
+    {subtree: true, childList: true, characterData: true, attributes: true});
+  record();
+}
+"""
+
+
+def chromium_path() -> str | None:
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = chromium_path()
+    if exe is None:
+        skip_or_fail("Chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("Playwright is not installed (pip install playwright)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, app_server):
+    """A fresh tab (its own session, so its own jobs) on the page, progress watcher installed."""
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1440, "height": 1000},
+                                  permissions=["microphone"])
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    tab.goto(app_server.url)
+    from playwright.sync_api import expect
+
+    expect(tab.locator("#chunky-transcribe")).to_be_visible()
+    expect(tab.locator("#chunky-status-box")).to_be_visible()
+    tab.evaluate(WATCH_PROGRESS)
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def upload(page, *files: Path) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#chunky-files input[type=file]").set_input_files([str(f) for f in files])
+    for f in files:  # the upload is finished when the component links to the uploaded file
+        expect(page.locator(f'#chunky-files a[download="{f.name}"]')).to_have_count(1, timeout=60_000)
+
+
+def transcript(page) -> str:
+    return page.locator("#chunky-transcript textarea").input_value()
+
+
+def words_of(text: str) -> list[str]:
+    out: list[str] = []
+    for line in text.splitlines():
+        if line.startswith(("(", "===")):
+            continue
+        out += re.sub(r"^\[\d\d:\d\d:\d\d\]", "", line).replace("…", " ").split()
+    return out
+
+
+def progress_states(page) -> list[str]:
+    return page.evaluate("window.__chunkyStates")
+
+
+def long_recording(path: Path, seconds: float = 300.0) -> Path:
+    """Single-word clips of held-out voices joined by pauses, over a quiet noise floor (~5 minutes)."""
+    import soundfile as sf
+
+    rng = random.Random(11)
+    noise = np.random.default_rng(11)
+    clips = sorted(AUDIO.glob("word-*.flac"))
+    parts: list[np.ndarray] = []
+    total = 0
+    while total < seconds * 16000:
+        audio, rate = sf.read(str(rng.choice(clips)), dtype="float32")
+        assert rate == 16000
+        gap = np.zeros(int(rng.uniform(0.3, 1.2) * rate), np.float32)
+        parts += [audio, gap]
+        total += len(audio) + len(gap)
+    samples = np.concatenate(parts)
+    samples += (noise.standard_normal(len(samples)) * 10**-3).astype(np.float32)
+    sf.write(str(path), samples, 16000, subtype="PCM_16")
+    return path
+
+
+def test_transcribe_in_the_browser_and_download_the_srt(page, tmp_path):
+    from playwright.sync_api import expect
+
+    expected = truth()["sentence-1.flac"].split()
+    upload(page, AUDIO / "sentence-1.flac")
+    page.get_by_role("button", name="Transcribe", exact=True).click()
+    done = page.locator('#chunky-progress .chunky-job[data-state="done"]')
+    expect(done).to_be_visible(timeout=WAIT_MS)
+
+    states = progress_states(page)
+    before = [s for s in states if not s.startswith("done|")]
+    assert before, f"no progress state was shown before the job was done: {states}"
+    assert page.locator("#chunky-progress progress").count() == 1
+    expect(page.locator("#chunky-progress .chunky-pct")).to_have_text("100%")
+
+    expect(page.locator("#chunky-transcript textarea")).to_have_value(re.compile(r"\[00:00:0\d\] \w"))
+    text = transcript(page)
+    assert words_of(text) == expected, text
+    expect(page.locator("#chunky-jobs")).to_contain_text("sentence-1.flac")
+    expect(page.locator("#chunky-jobs .chunky-badge.done")).to_have_count(1)
+
+    link = page.locator('#chunky-downloads a[download="sentence-1.srt"]')
+    expect(link).to_be_visible()
+    with page.expect_download() as info:
+        link.click()
+    saved = tmp_path / "downloaded.srt"
+    info.value.save_as(saved)
+    cues = list(srt.parse(saved.read_text(encoding="utf-8")))
+    assert " ".join(c.content for c in cues).split() == expected
+    for name in ("sentence-1.txt", "sentence-1.vtt", "sentence-1.json", "sentence-1.csv"):
+        expect(page.locator(f'#chunky-downloads a[download="{name}"]')).to_have_count(1)
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "finished-page.png"), full_page=True)
+
+
+def test_cancel_a_long_job_keeps_the_partial_transcript(page, tmp_path):
+    from playwright.sync_api import expect
+
+    long_file = long_recording(tmp_path / "long-interview.wav")
+    upload(page, long_file)
+    page.get_by_role("button", name="Transcribe", exact=True).click()
+    running = page.locator('#chunky-progress .chunky-job[data-state="running"]')
+    expect(running).to_be_visible(timeout=WAIT_MS)
+    # Cancel once the transcript has started to grow (some chunks finished).
+    expect(page.locator("#chunky-transcript textarea")).to_have_value(re.compile(r"\w+ \w+"), timeout=WAIT_MS)
+    cancel = page.get_by_role("button", name="Cancel", exact=True)
+    expect(cancel).to_be_enabled()
+    cancel.click()
+    ended = page.locator("#chunky-progress .chunky-job[data-state=cancelled], "
+                         "#chunky-progress .chunky-job[data-state=done]")
+    expect(ended).to_be_visible(timeout=WAIT_MS)
+    assert ended.get_attribute("data-state") == "cancelled", "the job finished before the cancel reached it"
+    states = progress_states(page)
+    assert any(s.startswith("running|") and "Transcribing chunk" in s for s in states), states
+    fractions = [float(s.split("|")[1]) for s in states if s.startswith("running|")]
+    assert fractions == sorted(fractions)
+    final = float(page.locator("#chunky-progress .chunky-job").get_attribute("data-fraction"))
+    assert 0.0 < final < 0.9, f"the job was not cancelled midway: {final} of the audio transcribed"
+
+    text = transcript(page)
+    assert text.startswith("(Cancelled: the transcript up to the cancel)"), text
+    kept = words_of(text)
+    assert kept and set(kept) <= DIGITS, text
+    expect(page.locator('#chunky-downloads a[download="long-interview.partial.srt"]')).to_have_count(1)
+    expect(cancel).to_be_disabled()
+
+    # The page stays usable: a short job after it completes (the file list was emptied when it was queued).
+    expect(page.locator("#chunky-files a[download]")).to_have_count(0)
+    upload(page, AUDIO / "sentence-2.flac")
+    page.get_by_role("button", name="Transcribe", exact=True).click()
+    expect(page.locator('#chunky-progress .chunky-job[data-state="done"]')).to_be_visible(timeout=WAIT_MS)
+    assert words_of(transcript(page)) == truth()["sentence-2.flac"].split()
+    expect(page.locator("#chunky-jobs .chunky-badge.cancelled")).to_have_count(1)
+    expect(page.locator("#chunky-jobs .chunky-badge.done")).to_have_count(1)
+
+
+def test_record_from_the_microphone_and_transcribe(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Microphone").click()
+    mic = page.locator("#chunky-mic")
+    mic.get_by_role("button", name="Record", exact=True).click()
+    page.wait_for_timeout(1500)
+    mic.get_by_role("button", name="Stop", exact=True).first.click()
+    # The recording is uploaded when a Download button appears on it.
+    expect(mic.locator("button[aria-label='Download']")).to_have_count(1, timeout=30_000)
+    page.get_by_role("button", name="Transcribe", exact=True).click()
+    # Chromium's fake microphone plays a beep: no digit words, but a finished job with all the outputs.
+    expect(page.locator('#chunky-progress .chunky-job[data-state="done"]')).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#chunky-progress")).to_contain_text("microphone-")
+    expect(page.locator("#chunky-downloads a[download$='.srt']")).to_have_count(1)
+    expect(mic.locator("button[aria-label='Download']")).to_have_count(0)  # emptied once queued
