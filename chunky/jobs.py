@@ -152,6 +152,8 @@ class _Job:
     file_fraction: float = 0.0  # of the current file
     fraction: float = 0.0
     durations: list[float | None] = field(default_factory=list)
+    cancelled_at: dict[int, float] = field(default_factory=dict)
+    earlier: bool = False  # read back from disk: a job of an earlier run, visible to every owner  # file index -> its fraction done at cancel
     cancel: threading.Event = field(default_factory=threading.Event)
     t_start: float | None = None  # time.monotonic() at start
     rate_t0: float | None = None  # (monotonic, fraction) at the first "transcribing" report ...
@@ -301,6 +303,14 @@ class JobRunner:
             found.sort(key=lambda j: (j.created, j.seq), reverse=True)
             return [self._snapshot_locked(j) for j in found]
 
+    def earlier(self, limit: int | None = None) -> list[JobSnapshot]:
+        """Jobs of earlier runs (read back from disk at start), newest first: every owner may see them, since
+        the browser tab that made them is gone."""
+        with self._cond:
+            found = [j for j in self._jobs.values() if j.earlier]
+            found.sort(key=lambda j: (j.created, j.seq), reverse=True)
+            return [self._snapshot_locked(j) for j in found[:limit]]
+
     def history(self, owner: str | None = None) -> list[JobSnapshot]:
         """Finished jobs (read back from disk at start, and finished since), newest first."""
         with self._cond:
@@ -370,7 +380,7 @@ class JobRunner:
 
     def _visible_locked(self, job_id: str, owner: str | None) -> _Job:
         job = self._jobs.get(job_id)
-        if job is None or (owner is not None and job.owner != owner):
+        if job is None or (owner is not None and job.owner != owner and not job.earlier):
             raise KeyError(job_id)
         return job
 
@@ -458,7 +468,12 @@ class JobRunner:
         known = [d for d in job.durations if d]
         guess = sum(known) / len(known) if known else 1.0  # unknown durations: the mean of the known ones
         weights = [d or guess for d in job.durations]
-        done = sum(w for w, f in zip(weights, job.files, strict=True) if f.state in _FINISHED_FILE_STATES)
+        done = 0.0
+        for i, (w, f) in enumerate(zip(weights, job.files, strict=True)):
+            if f.state is FileState.CANCELLED:  # only the part finished before the cancel
+                done += w * job.cancelled_at.get(i, 0.0)
+            elif f.state in _FINISHED_FILE_STATES:
+                done += w
         if job.current is not None and job.files[job.current].state is FileState.RUNNING:
             done += weights[job.current] * job.file_fraction
         job.fraction = max(job.fraction, min(1.0, done / sum(weights)))
@@ -538,6 +553,8 @@ class JobRunner:
                 job.stage = "Starting"
             result = self._run_file(job, i)
             with self._cond:
+                if result.state is FileState.CANCELLED:
+                    job.cancelled_at[i] = job.file_fraction
                 job.files[i] = result
                 if result.duration:
                     job.durations[i] = result.duration
@@ -771,4 +788,5 @@ class JobRunner:
             stage=_STAGE_OF_END[state],
             fraction=0.0 if state is JobState.CANCELLED else 1.0,
             durations=[f.duration for f in files],
+            earlier=True,
         )

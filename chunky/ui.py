@@ -34,6 +34,7 @@ log = logging.getLogger("chunky.ui")
 POLL_SECONDS = 0.5
 MAX_VIEWS = 1000  # tabs remembered (one small entry each; the oldest is forgotten first)
 DEFAULT_MAX_UPLOAD = "4gb"
+EARLIER_JOBS_SHOWN = 30  # jobs of earlier runs offered in the picker
 
 _STATE_LABELS = {
     JobState.QUEUED: "Queued",
@@ -286,9 +287,10 @@ def progress_html(snap: JobSnapshot) -> str:
     return "".join(parts)
 
 
-def _job_label(snap: JobSnapshot) -> str:
+def _job_label(snap: JobSnapshot, earlier: bool = False) -> str:
     names = snap.file_names[0] + (f" (+{len(snap.file_names) - 1})" if len(snap.file_names) > 1 else "")
-    return f"{time.strftime('%H:%M:%S', time.localtime(snap.created))} · {names} · {_state_text(snap)}"
+    when = time.strftime("%Y-%m-%d %H:%M" if earlier else "%H:%M:%S", time.localtime(snap.created))
+    return f"{'Earlier · ' if earlier else ''}{when} · {names} · {_state_text(snap)}"
 
 
 def _state_text(snap: JobSnapshot) -> str:
@@ -456,7 +458,8 @@ class PageLogic:
         jobs = runner.jobs(owner)
         if view.job is None and jobs and not view.flash:
             view.job = jobs[0].id  # e.g. a tab whose view was forgotten: show its newest job
-        snap = next((j for j in jobs if j.id == view.job), None)
+        earlier = runner.earlier(limit=EARLIER_JOBS_SHOWN)  # finished before this start: kept on disk
+        snap = next((j for j in [*jobs, *earlier] if j.id == view.job), None)
         values: dict[str, Any] = {"status": status_html(self.service)}
         parts = [_message("error", view.flash)] if view.flash else []
         if snap is not None:
@@ -471,7 +474,9 @@ class PageLogic:
             values["downloads"] = None
         values["progress"] = "".join(parts)
         values["jobs"] = jobs_html(jobs, view.job, runner.outputs_dir)
-        values["picker"] = ([(_job_label(j), j.id) for j in jobs], view.job if snap is not None else None)
+        choices = [(_job_label(j), j.id) for j in jobs]
+        choices += [(_job_label(j, earlier=True), j.id) for j in earlier]
+        values["picker"] = (choices, view.job if snap is not None else None)
         values["cancel"] = bool(snap is not None and snap.active and not snap.cancel_requested)
         digests = {k: _digest(v) for k, v in values.items()}
         changed = {k: v for k, v in values.items() if force or sent.get(k) != digests[k]}

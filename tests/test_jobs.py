@@ -189,6 +189,7 @@ def test_cancel_running_job_keeps_partial_transcript_and_next_job_runs(runner, e
     assert "beta" in (runner.outputs_dir / running / "Long talk.partial.txt").read_text(encoding="utf-8")
     assert second.state is FileState.CANCELLED and not second.outputs
     assert snap.zip_path is None  # nothing was transcribed in full
+    assert snap.fraction < 0.9  # the cancelled part does not count as done
     assert "other" not in engine.calls
     assert runner.wait(after, WAIT).state is JobState.DONE
     saved = json.loads((runner.outputs_dir / running / "job.json").read_text(encoding="utf-8"))
@@ -378,6 +379,10 @@ def test_restart_lists_finished_jobs_and_skips_garbage(engine, outputs, audio):
     assert snap.zip_path is not None and snap.zip_path.is_file()
     assert snap.fraction == 1.0 and snap.elapsed is not None
     assert [s.id for s in second.jobs("B")] == [single]
+    # The tabs of the earlier run are gone: every new tab may open those jobs (never cancel them).
+    assert {s.id for s in second.earlier()} == {multi, single, "crashed01"}
+    assert second.snapshot(multi, owner="new tab").id == multi
+    assert second.cancel(multi, owner="new tab") is False
     lost = second.snapshot("crashed01")
     assert lost.state is JobState.PARTIAL and "Interrupted" in (lost.error or "")
     assert [f.state for f in lost.files] == [FileState.DONE, FileState.FAILED]
@@ -385,6 +390,9 @@ def test_restart_lists_finished_jobs_and_skips_garbage(engine, outputs, audio):
     # The restarted runner takes new work too.
     again = second.submit("A", [audio("again.wav", speech("again"))], "m")
     assert second.wait(again, WAIT).state is JobState.DONE
+    assert again not in {s.id for s in second.earlier()}
+    with pytest.raises(KeyError):
+        second.snapshot(again, owner="new tab")
     assert second.shutdown(WAIT)
 
 
