@@ -71,6 +71,17 @@ def run_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def expand_patterns(names: list[str]) -> list[str]:
+    """Wildcards the shell left alone (Windows' cmd and PowerShell pass ``*.mp4`` as it is)."""
+    import glob
+
+    out: list[str] = []
+    for name in names:
+        matches = sorted(glob.glob(name)) if any(c in name for c in "*?[") and not Path(name).exists() else []
+        out += matches or [name]
+    return out
+
+
 def run_transcribe(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -79,7 +90,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
     from chunky.models import ModelManager
 
     formats = writers.parse_formats(args.format)
-    files = [Path(f).expanduser().resolve() for f in args.files]  # absolute: NeMo changes the cwd
+    # Absolute paths: NeMo changes the working directory during a load.
+    files = [Path(f).expanduser().resolve() for f in expand_patterns(args.files)]
     out_dir = Path(args.out).expanduser().resolve() if args.out else None
     store = open_store()
     model_name = choose_model(store, args.model)

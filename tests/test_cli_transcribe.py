@@ -71,3 +71,18 @@ def test_models_lists_the_local_models(home) -> None:
     lines = result.stdout.splitlines()
     assert lines[0].split()[:2] == ["NAME", "SOURCE"]
     assert any(line.split()[0] == "digits" for line in lines[1:])
+
+
+def test_wildcards_the_shell_left_alone_are_expanded(tmp_path) -> None:
+    from chunky.cli_transcribe import expand_patterns
+
+    for name in ("b.flac", "a.flac", "c.wav"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "odd[1].flac").write_bytes(b"x")
+    pattern = str(tmp_path / "*.flac")
+    expected = sorted(str(tmp_path / n) for n in ("a.flac", "b.flac", "odd[1].flac"))
+    assert expand_patterns([pattern]) == expected
+    literal = str(tmp_path / "odd[1].flac")
+    assert expand_patterns([literal]) == [literal]  # an existing name is never treated as a pattern
+    missing = str(tmp_path / "*.mp3")
+    assert expand_patterns([missing]) == [missing]  # no match: reported as a missing file later
