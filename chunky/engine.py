@@ -19,7 +19,7 @@ import numpy as np
 from chunky import audio, vad
 from chunky.chunking import Chunk, plan_chunks, stitch
 from chunky.errors import CancelledError, ChunkyError
-from chunky.transcript import SubtitleLimits, Transcript, Word, build_transcript
+from chunky.transcript import Segment, SubtitleLimits, Transcript, Word, build_transcript
 
 log = logging.getLogger("chunky.engine")
 
@@ -218,9 +218,11 @@ class Engine:
     def _assemble(done, texts, has_stamps, duration, model_name, source, opts) -> Transcript:
         if has_stamps:
             return build_transcript(stitch(done), duration, model_name, source, opts.limits)
-        # No word timestamps from this model: chunk texts in order (overlap may repeat a word at a cut).
-        return build_transcript([], duration, model_name, source, opts.limits,
-                                text=" ".join(t for t in texts if t))
+        # No word timestamps from this model: the text of each chunk is one segment over the part of the
+        # recording it keeps (a hard cut's overlap may repeat a word at the cut).
+        segments = [Segment(chunk.keep_start, chunk.keep_end, " ".join(text.split()), [])
+                    for (chunk, _), text in zip(done, texts, strict=True) if text.strip()]
+        return Transcript(" ".join(s.text for s in segments), [], segments, duration, model_name, source)
 
 
 def _free_cuda() -> None:

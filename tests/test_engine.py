@@ -215,3 +215,32 @@ def test_not_audio_is_a_clear_error_and_the_engine_goes_on(engine, tmp_path) -> 
     with pytest.raises(AudioError, match="notes.wav"):
         engine.transcribe(bad, "digits")
     assert engine.transcribe(ASSETS / "audio" / "sentence-2.flac", "digits").text == "two seven zero eight"
+
+
+def test_a_model_without_timestamps_still_gives_the_text(engine, monkeypatch, tmp_path) -> None:
+    from chunky.engine import EngineOptions
+
+    loaded = engine.manager.get("digits")
+    real = loaded.model.transcribe
+
+    def no_timestamps(audio, *args, timestamps=None, **kwargs):
+        if timestamps:
+            raise NotImplementedError("this model cannot give timestamps")
+        return real(audio, *args, **kwargs)
+
+    monkeypatch.setattr(loaded.model, "transcribe", no_timestamps)
+    transcript = engine.transcribe(ASSETS / "audio" / "sentence-3.flac", "digits")
+    assert transcript.text == "six five eight nine zero"
+    assert transcript.words == []
+    # A long one: one segment per chunk, in order, over the chunk's part of the recording.
+    audio, truth = assemble(70.0, seed=8)
+    path = write_flac(tmp_path / "long.flac", audio)
+    long = engine.transcribe(path, "digits", options=EngineOptions(chunk_seconds=15.0))
+    assert long.words == [] and len(long.segments) >= 4
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(long.segments, long.segments[1:], strict=False))
+    assert long.segments[-1].end == pytest.approx(long.duration, abs=0.01)
+    assert wer([t.word for t in truth], long.text.split()) <= 0.05
+    import srt
+
+    cues = list(srt.parse(writers.get_writer("srt").format(long)))
+    assert len(cues) == len(long.segments)
