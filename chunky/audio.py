@@ -506,12 +506,16 @@ def iter_blocks(path: str | Path, target_rate: int, block_seconds: float = 30.0)
     return _blocks(p, source, target_rate, block_seconds)
 
 
-def load_audio(path: str | Path, target_rate: int = 16000) -> np.ndarray:
-    """The whole recording as mono float32 at `target_rate` (resampled with soxr, channels averaged).
+def load_audio(path: str | Path, target_rate: int = 16000, dtype: type = np.float32) -> np.ndarray:
+    """The whole recording as mono samples at `target_rate` (resampled with soxr, channels averaged).
 
     Decodes block by block into one array preallocated from the header's duration (grown or trimmed in
     place when the estimate was off), so the peak memory is about one copy of the result plus one block.
+    ``dtype`` float16 halves that copy (3 hours at 16 kHz: 330 MB instead of 660 MB) at a relative
+    precision of 2^-11 (about -66 dB under the signal), far below what speech recognition hears.
     """
+    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float16), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be float16, float32 or float64, not {np.dtype(dtype)}")
     target_rate = _check_rate(target_rate)
     p, source = _open(path)
     estimate = source.duration_estimate
@@ -519,7 +523,7 @@ def load_audio(path: str | Path, target_rate: int = 16000) -> np.ndarray:
         capacity = math.ceil(min(estimate, _MAX_PREALLOC_SECONDS) * target_rate) + 16
     else:
         capacity = 60 * target_rate
-    out = np.empty(capacity, dtype=np.float32)
+    out = np.empty(capacity, dtype=dtype)
     n = 0
     for block in _blocks(p, source, target_rate, 30.0):
         end = n + len(block)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -129,7 +130,8 @@ class Engine:
             if cancel.is_set():
                 raise PartialTranscriptCancelled("Cancelled before transcription started.", None)
             report(Progress("decoding", 0.0, total))
-            samples = audio.load_audio(path, target_rate=loaded.sample_rate)
+            # float16: half the memory of a long recording; each chunk is made float32 as it is sliced.
+            samples = audio.load_audio(path, target_rate=loaded.sample_rate, dtype=np.float16)
             duration = len(samples) / loaded.sample_rate
             if audio.is_silent(samples):
                 log.info("%s is silent: empty transcript", path.name)
@@ -159,7 +161,8 @@ class Engine:
                     f"Cancelled after {len(done)} of {len(chunks)} chunks.", partial
                 )
             group = chunks[i : i + batch]
-            arrays = [samples[int(c.start * rate) : int(math.ceil(c.end * rate))] for c in group]
+            arrays = [samples[int(c.start * rate) : int(math.ceil(c.end * rate))].astype(np.float32)
+                      for c in group]
             try:
                 hyps, stamped = self._run_model(loaded.model, arrays, len(group), has_stamps)
                 has_stamps = has_stamps and stamped
@@ -182,7 +185,9 @@ class Engine:
                     has_stamps = False
                 texts.append(text)
                 done.append((chunk, words))
+            del arrays, hyps
             i += len(group)
+            _trim_heap()
             done_seconds = min(duration, max(c.keep_end for c, _ in done))
             report(Progress("transcribing", done_seconds, duration, i, len(chunks),
                             stitch(done) if has_stamps else None))
@@ -223,6 +228,26 @@ class Engine:
         segments = [Segment(chunk.keep_start, chunk.keep_end, " ".join(text.split()), [])
                     for (chunk, _), text in zip(done, texts, strict=True) if text.strip()]
         return Transcript(" ".join(s.text for s in segments), [], segments, duration, model_name, source)
+
+
+_malloc_trim: Any = None
+
+
+def _trim_heap() -> None:
+    """Give the memory freed by a batch back to the OS (glibc keeps freed blocks in its heaps; over hours
+    of audio the process grew by hundreds of MB without this: bench/RESULTS.md, Memory)."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        _malloc_trim = False
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+            except (OSError, AttributeError):  # not glibc (musl): nothing to do
+                pass
+    if _malloc_trim:
+        _malloc_trim(0)
 
 
 def _free_cuda() -> None:

@@ -460,3 +460,18 @@ def test_silent_file(tmp_path):
     path = write_soundfile(tmp_path / "quiet.flac", np.zeros((RATE, 2), np.float32), RATE, "FLAC")
     samples = audio.load_audio(path, RATE)
     assert len(samples) == RATE and audio.is_silent(samples)
+
+
+def test_load_audio_as_float16_halves_the_memory_and_keeps_the_samples(tmp_path):
+    import soundfile as sf
+
+    from chunky.audio import load_audio
+
+    src = Path(__file__).resolve().parent / "assets" / "audio" / "sentence-1.flac"
+    full = load_audio(src, 16000)
+    half = load_audio(src, 16000, dtype=np.float16)
+    assert half.dtype == np.float16 and half.nbytes * 2 == full.nbytes
+    assert np.allclose(half.astype(np.float32), full, rtol=2**-10, atol=1e-6)
+    assert sf.info(str(src)).samplerate == 16000
+    with pytest.raises(ValueError):
+        load_audio(src, 16000, dtype=np.int16)
