@@ -22,6 +22,7 @@ import shutil
 import statistics
 import sys
 import tarfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -455,3 +456,205 @@ def write_results_section(title: str, body: str, path: Path = RESULTS_MD) -> Non
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text, "utf-8")
     os.replace(partial, path)
+
+
+# ----------------------------------------------------------------------------- speech with known words
+
+WORD_CLIPS_DIR = REPO_ROOT / "tests" / "assets" / "audio"
+SPEECH_RATE = 16000
+CLIP_MARGIN_S = 0.050  # every word clip has exactly this much before the word's onset and after its offset
+
+
+@dataclass
+class SpeechFile:
+    """A recording of random digit words with known gaps (see :func:`write_digit_speech`)."""
+
+    path: Path
+    seconds: float
+    words: list[tuple[str, float, float]]  # (word, true start, true end) in seconds
+    build_seconds: float | None  # None: taken from the cache
+
+
+def word_clips(folder: Path = WORD_CLIPS_DIR) -> list[tuple[Any, str]]:
+    """The 40 held-out word clips of tests/assets/audio as (float32 samples, word)."""
+    import soundfile as sf
+
+    clips = []
+    for path in sorted(folder.glob("word-*.flac")):
+        audio, rate = sf.read(str(path), dtype="float32")
+        if rate != SPEECH_RATE:
+            raise ValueError(f"{path} is {rate} Hz, expected {SPEECH_RATE}")
+        clips.append((audio, path.stem.rsplit("-", 1)[1]))
+    if not clips:
+        raise FileNotFoundError(f"no word-*.flac clips in {folder}")
+    return clips
+
+
+def write_digit_speech(path: Path, seconds: float, *, seed: int = 0, gaps: tuple[float, float] = (0.3, 1.5),
+                       gain: tuple[float, float] = (0.3, 1.0), noise_std: float = 10 ** -2.75,
+                       block_seconds: float = 60.0, log: Callable[[str], None] = print) -> SpeechFile:
+    """A 16 kHz mono 16-bit FLAC of exactly ``seconds``: random held-out digit words (seeded), gaps drawn
+    from ``gaps`` seconds, gain from ``gain``, a Gaussian noise floor of ``noise_std`` (as the test model's
+    evaluation file, tests/assets/README.md). Written block by block (about ``block_seconds`` at a time),
+    so making a 3-hour file holds one block, not the recording. Made once: cached by its parameters, with
+    the true words in ``<path>.words.json``."""
+    import numpy as np
+    import soundfile as sf
+
+    path = Path(path).resolve()
+    params = {"seconds": seconds, "seed": seed, "gaps": list(gaps), "gain": list(gain),
+              "noise_std": noise_std, "block_seconds": block_seconds, "rate": SPEECH_RATE, "version": 1}
+    meta_path = path.with_name(path.name + ".words.json")
+    if path.is_file() and meta_path.is_file():
+        meta = json.loads(meta_path.read_text("utf-8"))
+        if meta.get("params") == params:
+            log(f"audio: cached {path} ({seconds / 60:.0f} min, {len(meta['words'])} words)")
+            return SpeechFile(path, seconds, [tuple(w) for w in meta["words"]], None)  # type: ignore[misc]
+
+    log(f"audio: writing {path} ({seconds / 60:.0f} min of digit words, seed {seed}) ...")
+    start = time.perf_counter()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    clips = word_clips()
+    rate = SPEECH_RATE
+    total = int(round(seconds * rate))
+    margin = int(round(CLIP_MARGIN_S * rate))
+    block_n = max(1, int(block_seconds * rate))
+    words: list[tuple[str, float, float]] = []
+    pending: list[Any] = []
+    pending_n = 0
+    written = 0
+    partial = path.with_name(path.name + ".partial")
+    with sf.SoundFile(str(partial), "w", samplerate=rate, channels=1, format="FLAC", subtype="PCM_16") as out:
+
+        def flush(final: bool = False) -> None:
+            nonlocal pending, pending_n, written
+            if not pending or (pending_n < block_n and not final):
+                return
+            block = np.concatenate(pending)
+            block += rng.normal(0.0, noise_std, len(block)).astype(np.float32)
+            out.write(np.clip(block, -1.0, 1.0))
+            written += len(block)
+            pending, pending_n = [], 0
+
+        def add(piece: Any) -> None:
+            nonlocal pending_n
+            pending.append(piece)
+            pending_n += len(piece)
+            flush()
+
+        pos = int(rng.uniform(*gaps) * rate)
+        add(np.zeros(pos, np.float32))
+        while True:
+            clip, word = clips[int(rng.integers(len(clips)))]
+            gap = int(rng.uniform(*gaps) * rate)
+            if pos + len(clip) + int(gaps[0] * rate) > total:
+                break
+            words.append((word, round((pos + margin) / rate, 6), round((pos + len(clip) - margin) / rate, 6)))
+            add((clip * float(rng.uniform(*gain))).astype(np.float32))
+            pos += len(clip)
+            gap = min(gap, total - pos)
+            add(np.zeros(gap, np.float32))
+            pos += gap
+        if pos < total:
+            add(np.zeros(total - pos, np.float32))
+        flush(final=True)
+    if written != total:
+        raise RuntimeError(f"wrote {written} samples, expected {total}")
+    os.replace(partial, path)
+    meta_path.write_text(json.dumps({"params": params, "words": words}), "utf-8")
+    build = time.perf_counter() - start
+    log(f"audio: wrote {path} in {build:.0f} s ({len(words)} words, {path.stat().st_size / 1e6:.0f} MB)")
+    return SpeechFile(path, seconds, words, build)
+
+
+def word_errors(ref: list[str], hyp: list[str]) -> int:
+    """Levenshtein distance between two word lists (substitutions + deletions + insertions), numpy rows."""
+    import numpy as np
+
+    if not ref or not hyp:
+        return max(len(ref), len(hyp))
+    vocab: dict[str, int] = {}
+    r = np.array([vocab.setdefault(w, len(vocab)) for w in ref])
+    h = np.array([vocab.setdefault(w, len(vocab)) for w in hyp])
+    cols = np.arange(len(h) + 1)
+    row = cols.copy()
+    for i in range(1, len(r) + 1):
+        diag = row[:-1] + (h != r[i - 1])  # substitution or match
+        up = row[1:] + 1  # deletion
+        new = np.empty_like(row)
+        new[0] = i
+        new[1:] = np.minimum(diag, up)
+        # insertion: new[j] = min(new[j], new[j-1] + 1), i.e. a running minimum of new - j
+        row = np.minimum.accumulate(new - cols) + cols
+    return int(row[-1])
+
+
+# ------------------------------------------------------------------------------------- peak memory
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's RSS high-water mark to its current RSS (Linux 4.0+: /proc/self/clear_refs).
+
+    After it, :func:`peak_rss_mb` measures the peak of what follows. False where it is not supported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class LoadSampler(threading.Thread):
+    """Samples what else keeps the machine busy while a benchmark runs (processes whose command line holds
+    ``exclude``, i.e. the benchmark's own workers, left out). Command lines are grouped with their numbers
+    and temp paths masked, so that many short runs of one test (each with its own port or folder) read
+    as one."""
+
+    def __init__(self, exclude: str, every: float = 20.0) -> None:
+        super().__init__(daemon=True)
+        self.exclude = exclude
+        self.every = every
+        self.samples: list[dict[str, Any]] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            sample = concurrent_load(sample_seconds=2.0)
+            sample["busy"] = [b for b in sample["busy"] if self.exclude not in b["cmd"]]
+            self.samples.append(sample)
+            self._stop_event.wait(self.every)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    @staticmethod
+    def group(cmd: str) -> str:
+        cmd = re.sub(r"/tmp/\S*", "/tmp/...", cmd)
+        return re.sub(r"\d+", "N", cmd)[:90]
+
+    def summary(self, top: int = 5) -> str:
+        if not self.samples:
+            return "not sampled"
+        loads = [s["loadavg"][0] for s in self.samples]
+        mem = [s["mem_available_gb"] for s in self.samples]
+        others: dict[str, list[int]] = {}
+        for s in self.samples:
+            seen: dict[str, int] = {}
+            for b in s["busy"]:
+                key = self.group(b["cmd"])
+                seen[key] = seen.get(key, 0) + b["cpu_percent"]
+            for key, pct in seen.items():
+                others.setdefault(key, []).append(pct)
+        busy_samples = sum(1 for s in self.samples if s["busy"])
+        text = (f"{len(self.samples)} samples; 1-min load average {min(loads):.2f}-{max(loads):.2f} "
+                f"(median {statistics.median(loads):.2f}) on {os.cpu_count()} cores; RAM available "
+                f"{min(mem):.1f}-{max(mem):.1f} GB; other processes used more than 20% of a core in "
+                f"{busy_samples} of {len(self.samples)} samples")
+        ranked = sorted(others.items(), key=lambda kv: -sum(kv[1]))
+        for cmd, pcts in ranked[:top]:
+            text += (f"; in {len(pcts) / len(self.samples):.0%} of samples at median "
+                     f"{statistics.median(pcts):.0f}% CPU: `{cmd}`")
+        if len(ranked) > top:
+            text += f"; {len(ranked) - top} other kinds"
+        return text
