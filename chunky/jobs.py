@@ -152,8 +152,8 @@ class _Job:
     file_fraction: float = 0.0  # of the current file
     fraction: float = 0.0
     durations: list[float | None] = field(default_factory=list)
-    cancelled_at: dict[int, float] = field(default_factory=dict)
-    earlier: bool = False  # read back from disk: a job of an earlier run, visible to every owner  # file index -> its fraction done at cancel
+    cancelled_at: dict[int, float] = field(default_factory=dict)  # file index -> its fraction done at cancel
+    earlier: bool = False  # read back from disk: a job of an earlier run, visible to every owner
     cancel: threading.Event = field(default_factory=threading.Event)
     t_start: float | None = None  # time.monotonic() at start
     rate_t0: float | None = None  # (monotonic, fraction) at the first "transcribing" report ...
