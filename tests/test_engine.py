@@ -13,7 +13,7 @@ import pytest
 
 from chunky import writers
 from chunky.chunking import plan_chunks
-from chunky.errors import AudioError
+from chunky.errors import AudioError, ChunkyError
 from tests.speech import RATE, TrueWord, align, assemble, wer, word_clips, write_flac
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -244,3 +244,32 @@ def test_a_model_without_timestamps_still_gives_the_text(engine, monkeypatch, tm
 
     cues = list(srt.parse(writers.get_writer("srt").format(long)))
     assert len(cues) == len(long.segments)
+
+
+def test_out_of_gpu_memory_halves_the_batch_and_goes_on(engine, ten_minutes, ten_minute_transcript,
+                                                        monkeypatch, caplog) -> None:
+    from chunky.engine import Engine, EngineOptions
+
+    path, _ = ten_minutes
+    real = Engine._run_model
+    sizes: list[int] = []
+
+    def small_gpu(model, arrays, batch_size, timestamps):
+        sizes.append(len(arrays))
+        if len(arrays) > 2:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(model, arrays, batch_size, timestamps)
+
+    monkeypatch.setattr(Engine, "_run_model", staticmethod(small_gpu))
+    with caplog.at_level("WARNING", logger="chunky.engine"):
+        transcript = engine.transcribe(path, "digits", options=EngineOptions(batch_size=8))
+    assert sizes[:3] == [8, 4, 2] and set(sizes[3:]) <= {1, 2}
+    assert "batch size 4" in caplog.text and "batch size 2" in caplog.text
+    assert [w.text for w in transcript.words] == [w.text for w in ten_minute_transcript[0].words]
+
+    def no_gpu_memory_at_all(model, arrays, batch_size, timestamps):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB")
+
+    monkeypatch.setattr(Engine, "_run_model", staticmethod(no_gpu_memory_at_all))
+    with pytest.raises(ChunkyError, match="ran out of memory even with one chunk"):
+        engine.transcribe(path, "digits", options=EngineOptions(batch_size=2))
