@@ -334,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: 60 s file, one repeat")
     parser.add_argument("--write-results", action="store_true",
                         help="write the '## Throughput' section of bench/RESULTS.md")
+    parser.add_argument("--from-json", type=Path, metavar="FILE",
+                        help="no measuring: report (and with --write-results write) the run saved in FILE "
+                             "(every run saves its figures to <work>/throughput-results.json, --quick "
+                             "runs to throughput-results-quick.json)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--model-name", help=argparse.SUPPRESS)
     parser.add_argument("--audio", help=argparse.SUPPRESS)
@@ -345,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         worker_main(args)
         return 0
 
+    if args.from_json:
+        return report(json.loads(args.from_json.read_text("utf-8")), args)
     seconds = args.seconds or (60.0 if args.quick else 600.0)
     repeats = args.repeats or (1 if args.quick else 3)
     work = args.work.resolve()
@@ -395,8 +401,41 @@ def main(argv: list[str] | None = None) -> int:
                   f"errors vs truth {r['errors']}  (import {r['import_s']:.1f} s, load {r['load_s']:.1f} s, "
                   f"warm-up {r['warmup_s']:.1f} s)", flush=True)
     sampler.stop()
-    total_min = (time.perf_counter() - t_start) / 60
-    load_text = sampler.summary()
+    state = {
+        "started": started.isoformat(timespec="minutes"), "machine": machine, "load_text": sampler.summary(),
+        "total_min": (time.perf_counter() - t_start) / 60, "seconds": seconds, "repeats": repeats,
+        "nemo_repeats": args.nemo_repeats, "models": models,
+        "speech": {"name": speech.path.name, "words": len(speech.words)},
+        "plan": plan, "results": [[k[0], k[1], rs] for k, rs in results.items()],
+        "failures": [[k[0], k[1], e] for k, e in failures.items()],
+        "command": command_line(args), "quick": args.quick,
+    }
+    saved = work / ("throughput-results-quick.json" if args.quick else "throughput-results.json")
+    saved.write_text(json.dumps(state, indent=1), "utf-8")
+    print(f"figures saved to {saved}")
+    return report(state, args)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    cmd = "python bench/throughput.py --write-results"
+    if args.repeats:
+        cmd += f" --repeats {args.repeats}"
+    if args.seconds:
+        cmd += f" --seconds {args.seconds:g}"
+    if args.nemo_repeats != 1:
+        cmd += f" --nemo-repeats {args.nemo_repeats}"
+    return cmd
+
+
+def report(state: dict[str, Any], args: argparse.Namespace) -> int:
+    """Print the summary of a run (measured now or loaded) and write its RESULTS.md section if asked."""
+    started = dt.datetime.fromisoformat(state["started"])
+    machine, load_text, total_min = state["machine"], state["load_text"], state["total_min"]
+    seconds, repeats, models = state["seconds"], state["repeats"], state["models"]
+    plan = [tuple(p) for p in state["plan"]]
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {(m, k): rs for m, k, rs in state["results"]}
+    failures: dict[tuple[str, str], str] = {(m, k): e for m, k, e in state["failures"]}
+    n_truth = state["speech"]["words"]
 
     # ------------------------------------------------------------------ summary
     wall = {k: Samples([r["wall_s"] for r in rs]) for k, rs in results.items()}
@@ -413,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
                          failures[key]])
             continue
         rs = results[key]
-        wer = statistics.median(r["errors"] / max(1, len(truth)) for r in rs)
+        wer = statistics.median(r["errors"] / max(1, n_truth) for r in rs)
         rows.append([
             model_key, f"`{method}`", METHODS[method], fmt(wall[key].median), fmt(wall[key].min),
             str(len(rs)), f"{seconds / wall[key].median:.1f}", fmt(cpu[key].median),
@@ -436,8 +475,8 @@ def main(argv: list[str] | None = None) -> int:
         med = wall[ka].median / wall[kb].median
         best = wall[ka].min / wall[kb].min
         line = (f"- {model_key}: `{a}` / `{b}` wall time: {med:.2f}x (medians), {best:.2f}x (mins); CPU time "
-                f"{cpu[ka].median / cpu[kb].median:.2f}x; RTFx {seconds / wall[ka].median:.1f} vs "
-                f"{seconds / wall[kb].median:.1f}")
+                f"{cpu[ka].median / cpu[kb].median:.2f}x (medians), {cpu[ka].min / cpu[kb].min:.2f}x (mins); "
+                f"RTFx {seconds / wall[ka].median:.1f} vs {seconds / wall[kb].median:.1f}")
         if target is not None:
             met = med <= target
             checks.append((f"{model_key} {a}/{b} <= {target}", met))
@@ -463,10 +502,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nconcurrent load: {load_text}\ntotal {total_min:.1f} min")
 
     if args.write_results:
-        if args.quick:
+        if state["quick"]:
             print("\n--quick: not writing RESULTS.md (a smoke run)")
             return 0
-        body = results_body(args, started, machine, load_text, models, speech, seconds, repeats, table,
+        body = results_body(state, started, machine, load_text, models, seconds, repeats, table,
                             ratio_lines, checks, findings + "\n\n" + recommendation, results, total_min)
         write_results_section("Throughput", body)
         print(f"\nwrote the Throughput section of {Path('bench/RESULTS.md')}")
@@ -539,14 +578,14 @@ def recommend(results: dict[tuple[str, str], list[dict[str, Any]]], seconds: flo
 
     tc, tl = stat(chunk, "wall_s", "min"), stat(local, "wall_s", "min")
     mc, ml = stat(chunk, "wall_s"), stat(local, "wall_s")
-    cc, cl = stat(chunk, "cpu_s"), stat(local, "cpu_s")
+    cc, cl = stat(chunk, "cpu_s", "min"), stat(local, "cpu_s", "min")
     pc, pl = over(chunk, "peak_rss_mb", "rss_before_mb"), over(local, "peak_rss_mb", "rss_before_mb")
     wc = over(chunk, "warm_peak_mb", "warm_rss_before_mb")
     wl = over(local, "warm_peak_mb", "warm_rss_before_mb")
     if (tc < tl) == (cc < cl):
         faster = "chunking" if tc < tl else "local attention"
         speed = (f"faster: {faster} ({max(tc, tl) / min(tc, tl):.2f}x by the fastest runs, "
-                 f"{max(cc, cl) / min(cc, cl):.2f}x by CPU time)")
+                 f"{max(cc, cl) / min(cc, cl):.2f}x by the least CPU time)")
     else:
         faster = "neither"
         speed = "speed: a draw (the fastest runs and the CPU times disagree)"
@@ -555,9 +594,9 @@ def recommend(results: dict[tuple[str, str], list[dict[str, Any]]], seconds: flo
     growth = (pl - wl) / (minutes - WARMUP_SECONDS / 60) if minutes > WARMUP_SECONDS / 60 else float("nan")
     lines = [
         f"Chunking vs local attention (realistic model, {minutes:.0f} min file): Chunky's 30 s chunks "
-        f"{tc:.1f} s fastest ({mc:.1f} s median, CPU {cc:.0f} s) and {pc:.2f} GB over the model "
+        f"{tc:.1f} s fastest ({mc:.1f} s median, least CPU {cc:.0f} s) and {pc:.2f} GB over the model "
         f"({wc:.2f} GB on the 20 s file); local attention on the whole file {tl:.1f} s fastest ({ml:.1f} s "
-        f"median, CPU {cl:.0f} s) and {pl:.2f} GB over the model ({wl:.2f} GB on the 20 s file). "
+        f"median, least CPU {cl:.0f} s) and {pl:.2f} GB over the model ({wl:.2f} GB on the 20 s file). "
         f"{speed[0].upper() + speed[1:]}; lighter: {lighter} ({max(pc, pl) / max(0.01, min(pc, pl)):.1f}x "
         "less memory over the model at this length).",
         "",
@@ -587,8 +626,8 @@ def recommend(results: dict[tuple[str, str], list[dict[str, Any]]], seconds: flo
     return "\n".join(lines)
 
 
-def results_body(args: argparse.Namespace, started: dt.datetime, machine: dict[str, Any], load_text: str,
-                 models: dict[str, Any], speech: Any, seconds: float, repeats: int, table: str,
+def results_body(state: dict[str, Any], started: dt.datetime, machine: dict[str, Any], load_text: str,
+                 models: dict[str, Any], seconds: float, repeats: int, table: str,
                  ratio_lines: list[str], checks: list[tuple[str, bool]], recommendation: str,
                  results: dict[tuple[str, str], list[dict[str, Any]]], total_min: float) -> str:
     imports = Samples([r["import_s"] for rs in results.values() for r in rs])
@@ -596,11 +635,7 @@ def results_body(args: argparse.Namespace, started: dt.datetime, machine: dict[s
              for m in models}
     warmups = {k: Samples([r["warmup_s"] for r in rs]) for k, rs in results.items()}
     threads = sorted({r["torch_threads"] for rs in results.values() for r in rs})
-    cmd = "python bench/throughput.py --write-results"
-    if args.repeats:
-        cmd += f" --repeats {args.repeats}"
-    if args.seconds:
-        cmd += f" --seconds {args.seconds:g}"
+    cmd = state["command"]
     model_lines = [f"- Model `{k}`: {v['desc']}; extracted with {v['how']}." for k, v in models.items()]
     warm_text = ", ".join(f"{mk} `{meth}` {w.median:.1f} s" for (mk, meth), w in warmups.items())
     return "\n".join([
@@ -611,7 +646,8 @@ def results_body(args: argparse.Namespace, started: dt.datetime, machine: dict[s
         f"({', '.join(map(str, threads))} threads), nemo_toolkit {machine['versions']['nemo_toolkit']}; "
         f"{machine['gpu']}.",
         f"- Concurrent load during the run: {load_text}.",
-        f"- Audio: `{speech.path.name}`, {seconds / 60:.0f} min, 16 kHz mono FLAC, {len(speech.words)} "
+        f"- Audio: `{state['speech']['name']}`, {seconds / 60:.0f} min, 16 kHz mono FLAC, "
+        f"{state['speech']['words']} "
         "random held-out digit words (tests/assets/audio, seeded) with gaps of 0.3-1.5 s, gain 0.3-1.0 and a "
         "noise floor, written block by block by `bench/common.write_digit_speech`.",
         *model_lines,
@@ -626,7 +662,8 @@ def results_body(args: argparse.Namespace, started: dt.datetime, machine: dict[s
         "timestamps=True)` per batch, stitching the words, building the transcript. NeMo's is "
         "`model.transcribe([path])` with NeMo's defaults (no timestamps; its DataLoader reads the file in "
         "one worker process, whose memory is not in the peak RSS); on the realistic model it runs "
-        f"{args.nemo_repeats} time(s) (`--nemo-repeats`), being slow. RTFx = audio seconds / wall seconds. "
+        f"{state['nemo_repeats']} time(s) (`--nemo-repeats`), being slow. RTFx = audio seconds / wall "
+        "seconds. "
         "Peak RSS: the worker's high-water mark during the timed call (reset just before it); "
         "\"+ over model\": that minus the RSS before the call.",
         "",
