@@ -117,22 +117,22 @@ def find_pauses(
         return []
     silent = levels < floor + THRESHOLD_FRACTION * (speech - floor)
 
-    runs = _runs(silent)
+    spans = runs(silent)
     blip = max(1, int(BLIP_SECONDS / hop))
     # Fill short sounds between two silent runs (clicks, breath bursts).
-    for i in range(1, len(runs) - 1):
-        value, a, b = runs[i]
+    for i in range(1, len(spans) - 1):
+        value, a, b = spans[i]
         if not value and b - a <= blip:
             silent[a:b] = True
     pauses = []
     min_frames = min_pause / hop
-    for value, a, b in _runs(silent):
+    for value, a, b in runs(silent):
         if value and b - a >= min_frames - 1e-9:
             pauses.append((a * hop, min(duration, b * hop)))
     return pauses
 
 
-def _runs(mask: np.ndarray) -> list[tuple[bool, int, int]]:
+def runs(mask: np.ndarray) -> list[tuple[bool, int, int]]:
     """(value, first, end) of each run of equal values."""
     if len(mask) == 0:
         return []

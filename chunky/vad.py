@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from chunky.chunking import find_pauses as find_energy_pauses
+from chunky.chunking import runs
 
 log = logging.getLogger("chunky.vad")
 
@@ -185,7 +186,7 @@ def find_speech_pauses(samples: np.ndarray, rate: int, min_pause: float = 0.3) -
     speech = _hysteresis(probs, SPEECH_ON, SPEECH_OFF)
     hop = WINDOW / VAD_RATE
     pauses = []
-    for value, a, b in _runs(~speech):
+    for value, a, b in runs(~speech):
         if not value:
             continue
         start = 0.0 if a == 0 else a * hop + PAD_AFTER_SPEECH
@@ -200,19 +201,10 @@ def _hysteresis(probs: np.ndarray, on: float, off: float) -> np.ndarray:
     """Speech where a run of windows at least ``off`` holds a window at least ``on``."""
     above_off = probs >= off
     speech = np.zeros(len(probs), dtype=bool)
-    for value, a, b in _runs(above_off):
+    for value, a, b in runs(above_off):
         if value and (probs[a:b] >= on).any():
             speech[a:b] = True
     return speech
-
-
-def _runs(mask: np.ndarray) -> list[tuple[bool, int, int]]:
-    """(value, first, end) of each run of equal values."""
-    if len(mask) == 0:
-        return []
-    change = np.flatnonzero(mask[1:] != mask[:-1]) + 1
-    bounds = np.concatenate(([0], change, [len(mask)]))
-    return [(bool(mask[a]), int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def pauses(samples: np.ndarray, rate: int, method: str = "auto") -> tuple[list[tuple[float, float]], str]:
