@@ -147,6 +147,12 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def _portable(cmd: str) -> str:
+    """A command line as RESULTS.md may show it: no path of this machine (repo root and temp folders)."""
+    cmd = cmd.replace(str(REPO_ROOT) + os.sep, "").replace(str(REPO_ROOT), ".")
+    return re.sub(r"/tmp/\S*", "/tmp/...", cmd)
+
+
 def concurrent_load(sample_seconds: float = 2.0, min_cpu_percent: float = 20.0) -> dict[str, Any]:
     """What else is running: load average and the processes (not ours) using CPU over a short sample."""
     import psutil
@@ -167,7 +173,7 @@ def concurrent_load(sample_seconds: float = 2.0, min_cpu_percent: float = 20.0) 
         with contextlib.suppress(psutil.Error):
             pct = p.cpu_percent(None)
             if pct >= min_cpu_percent:
-                cmd = " ".join(p.info["cmdline"] or [p.info["name"] or "?"])
+                cmd = _portable(" ".join(p.info["cmdline"] or [p.info["name"] or "?"]))
                 rss = p.memory_info().rss / 2**30
                 busy.append({"pid": p.info["pid"], "cpu_percent": round(pct), "rss_gb": round(rss, 1),
                              "cmd": cmd[:120]})
@@ -630,8 +636,7 @@ class LoadSampler(threading.Thread):
 
     @staticmethod
     def group(cmd: str) -> str:
-        cmd = re.sub(r"/tmp/\S*", "/tmp/...", cmd)
-        return re.sub(r"\d+", "N", cmd)[:90]
+        return re.sub(r"\d+", "N", _portable(cmd))[:90]
 
     def summary(self, top: int = 5) -> str:
         if not self.samples:

@@ -35,7 +35,6 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -48,9 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import (  # noqa: E402 - after the path setup
     DEFAULT_WORK,
     REPO_ROOT,
+    LoadSampler,
     Samples,
     build_parakeet_like,
-    concurrent_load,
     extract_model,
     machine_info,
     markdown_table,
@@ -464,44 +463,6 @@ def worker_main(args: argparse.Namespace) -> None:
 # ============================================================================ parent side
 
 
-class LoadSampler(threading.Thread):
-    """Samples what else keeps the machine busy while the benchmark runs (our workers excluded)."""
-
-    def __init__(self, every: float = 20.0) -> None:
-        super().__init__(daemon=True)
-        self.every = every
-        self.samples: list[dict[str, Any]] = []
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            sample = concurrent_load(sample_seconds=2.0)
-            sample["busy"] = [b for b in sample["busy"] if "load.py" not in b["cmd"]]
-            self.samples.append(sample)
-            self._stop_event.wait(self.every)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-
-    def summary(self) -> str:
-        if not self.samples:
-            return "not sampled"
-        loads = [s["loadavg"][0] for s in self.samples]
-        others: dict[str, list[int]] = defaultdict(list)
-        for s in self.samples:
-            for b in s["busy"]:
-                others[b["cmd"]].append(b["cpu_percent"])
-        text = (f"{len(self.samples)} samples; 1-min load average {min(loads):.2f}-{max(loads):.2f} "
-                f"(median {statistics.median(loads):.2f}) on {os.cpu_count()} cores")
-        if not others:
-            text += "; no other process used more than 20% of a core in any sample"
-        for cmd, pcts in sorted(others.items(), key=lambda kv: -sum(kv[1])):
-            seen = len(pcts) / len(self.samples)
-            text += (f"; other process busy in {seen:.0%} of samples at median "
-                     f"{statistics.median(pcts):.0f}% CPU: `{cmd}`")
-        return text
-
-
 def run_worker(method: str, built_nemo: Path, folder: Path, work: Path, log_file: Path,
                cprofile_out: Path | None = None, methods: list[str] | None = None) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", method, "--nemo", str(built_nemo),
@@ -683,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
     versions = machine["versions"]
     print(f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['ram_gb']} GB RAM, "
           f"torch {versions['torch']}, nemo {versions['nemo_toolkit']}; {machine['gpu']}")
-    sampler = LoadSampler()
+    sampler = LoadSampler("load.py")
     sampler.start()
 
     shape = {key: int(value) for key, value in (item.split("=", 1) for item in args.shape)}
