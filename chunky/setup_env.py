@@ -2,7 +2,8 @@
 
 ``python -m chunky.setup_env [--dev]`` picks the torch build for the machine (CUDA where an NVIDIA GPU
 is present, CPU otherwise; Windows and Linux from the PyTorch index), installs requirements.txt
-(and requirements-dev.txt with --dev), and records a stamp so the next start skips pip entirely.
+(and requirements-dev.txt with --dev), installs Chunky itself (editable: the venv runs this folder's
+code, and the ``chunky`` command exists), and records a stamp so the next start skips pip entirely.
 Standard library only: it runs before anything is installed.
 """
 
@@ -73,6 +74,7 @@ def _digest(path: Path) -> str:
 def stamp_for(choice: TorchChoice, dev: bool) -> dict:
     return {
         "requirements": _digest(ROOT / "requirements.txt"),
+        "project": _digest(ROOT / "pyproject.toml"),
         "dev_requirements": _digest(ROOT / "requirements-dev.txt") if dev else None,
         "torch": choice.flavor,
         "python": platform.python_version(),
@@ -121,6 +123,10 @@ def ensure(dev: bool) -> None:
     for f in requirement_files(dev):
         if pip("-r", str(f)) != 0:
             raise SystemExit(f"Installing {f.name} failed (see the messages above).")
+    # Chunky itself, editable: the venv imports this folder's code and gets the `chunky` command. Its
+    # dependencies are the requirements just installed (pyproject.toml lists the same).
+    if pip("--no-deps", "-e", str(ROOT)) != 0:
+        raise SystemExit("Installing Chunky itself into the virtual environment failed (see above).")
     STAMP.write_text(json.dumps(wanted, indent=2), "utf-8")
     print("Environment ready.", flush=True)
 
