@@ -6,7 +6,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from chunky.app_main import main as app_main
+    from chunky.app.server import main as app_main
 
     return app_main(argv)
 

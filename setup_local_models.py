@@ -3,6 +3,6 @@
 import chunky.bootstrap  # noqa: F401, I001  (first: temp redirection before anything heavy)
 
 if __name__ == "__main__":
-    from chunky.setup_cli import main
+    from chunky.cli.setup import main
 
     raise SystemExit(main())

@@ -418,7 +418,7 @@ def extract_model(nemo_path: Path, work: Path, name: str,
     """The model's extracted folder (made once). Returns (folder, how): Chunky's store when it exists."""
     work = Path(work).resolve()
     try:
-        from chunky.store import ModelStore
+        from chunky.models.store import ModelStore
     except ImportError:
         ModelStore = None  # noqa: N806 - the store is not written yet
     if ModelStore is not None:
@@ -431,7 +431,7 @@ def extract_model(nemo_path: Path, work: Path, name: str,
         except Exception:
             store.import_archive(nemo_path, name)
             folder = Path(store.ensure_extracted(name))
-        return folder, "chunky.store.ModelStore"
+        return folder, "chunky.models.store.ModelStore"
     folder = work / "extracted" / name
     done = folder / ".bench-extracted"
     if not done.is_file():

@@ -8,7 +8,8 @@ parameters, a 2.5 GB .nemo), extracts it once, then times, each in a fresh subpr
 
   nemo_default    ASRModel.restore_from(model.nemo, map_location="cpu"): unpacks the tar to a temp dir
   nemo_extracted  the same from the pre-extracted folder (SaveRestoreConnector.model_extracted_dir), no tricks
-  chunky          chunky.models.restore_extracted(folder, "cpu"): no random init, weights memory-mapped
+  chunky          chunky.models.manager.restore_extracted(folder, "cpu"): no random init, weights
+                  memory-mapped
   chunky_assign   experiment: chunky + load_state_dict(assign=True): parameters become the mapped tensors
   chunky_slim     experiment: chunky_assign + a config without the vocabulary lists NeMo rebuilds anyway
   floor           torch.load(model_weights.ckpt, map_location="cpu"), read fully into memory
@@ -184,23 +185,9 @@ def restore_nemo_extracted(folder: Path) -> Any:
 
 
 def import_chunky_models() -> Any:
-    """chunky.models; if chunky/retry.py (used only by ModelManager) is not written yet, a stub stands in."""
-    try:
-        import chunky.retry  # noqa: F401
-    except ModuleNotFoundError:
-        import types
+    import chunky.models.manager
 
-        stub = types.ModuleType("chunky.retry")
-
-        def retry_on_lock(fn: Callable[[], Any], **_kwargs: Any) -> Any:
-            return fn()
-
-        stub.retry_on_lock = retry_on_lock  # type: ignore[attr-defined]
-        sys.modules["chunky.retry"] = stub
-        print("note: chunky/retry.py does not exist yet; a pass-through stub stands in", file=sys.stderr)
-    import chunky.models
-
-    return chunky.models
+    return chunky.models.manager
 
 
 def restore_chunky(folder: Path) -> Any:
@@ -257,7 +244,8 @@ def slim_config(folder: Path) -> Any:
 
 
 def restore_proposed(folder: Path, device: str = "cpu", *, slim: bool = False) -> Any:
-    """The proposed chunky.models.restore_extracted (fast path): built on the CPU without random init, the
+    """The proposed chunky.models.manager.restore_extracted (fast path): built on the CPU without random
+    init, the
     memory-mapped checkpoint tensors become the parameters (``load_state_dict(assign=True)``, no copy),
     then the model moves to ``device`` (on CUDA that is the one copy). ``slim``: see slim_config()."""
     import torch

@@ -13,8 +13,9 @@ process would hold them). Target: the 3-hour peak at most 1 GB above the 10-minu
 
 To show where the memory goes, the worker also splits the call into stages and takes the exact RSS
 high-water mark of each (the mark is reset through /proc/self/clear_refs as each stage starts): NeMo
-import + model load, ``chunky.audio.load_audio`` (the whole recording as one float16 array), pause finding
-(``chunky.vad.pauses``), the chunks through the model (the Engine's loop, with a progress callback that
+import + model load, ``chunky.audio.decode.load_audio`` (the whole recording as one float16 array),
+pause finding
+(``chunky.audio.vad.pauses``), the chunks through the model (the Engine's loop, with a progress callback that
 also samples the RSS after every batch, to see any creep), and assembling the transcript (stitching the
 words, building segments). It checks the words against the truth (word error rate).
 """
@@ -124,12 +125,12 @@ def worker(work: Path, audio_path: Path, variant: str) -> dict[str, Any]:
     import nemo.collections.asr  # noqa: F401
     import torch
 
-    import chunky.audio
-    import chunky.engine
-    import chunky.vad
-    from chunky.engine import Engine, EngineOptions, Progress
-    from chunky.models import ModelManager
-    from chunky.store import ModelStore
+    import chunky.asr.engine
+    import chunky.audio.decode
+    import chunky.audio.vad
+    from chunky.asr.engine import Engine, EngineOptions, Progress
+    from chunky.models.manager import ModelManager
+    from chunky.models.store import ModelStore
 
     import_s = time.perf_counter() - t_proc
     manager = ModelManager(ModelStore(work / "local_models", work / "extracted-store"), device="cpu")
@@ -137,8 +138,8 @@ def worker(work: Path, audio_path: Path, variant: str) -> dict[str, Any]:
     rss_loaded = rss_mb()
 
     # Stage marks: wrap what the Engine calls (it looks them up on the modules at call time).
-    real_load, real_pauses = chunky.audio.load_audio, chunky.vad.pauses
-    real_assemble = chunky.engine.Engine.__dict__["_assemble"].__func__
+    real_load, real_pauses = chunky.audio.decode.load_audio, chunky.audio.vad.pauses
+    real_assemble = chunky.asr.engine.Engine.__dict__["_assemble"].__func__
     info: dict[str, Any] = {}
 
     def load_audio(*a: Any, **k: Any) -> Any:
@@ -158,9 +159,9 @@ def worker(work: Path, audio_path: Path, variant: str) -> dict[str, Any]:
         meter.enter("assemble transcript")
         return real_assemble(*a, **k)
 
-    chunky.audio.load_audio = load_audio  # type: ignore[assignment]
-    chunky.vad.pauses = pauses  # type: ignore[assignment]
-    chunky.engine.Engine._assemble = staticmethod(assemble)  # type: ignore[method-assign]
+    chunky.audio.decode.load_audio = load_audio  # type: ignore[assignment]
+    chunky.audio.vad.pauses = pauses  # type: ignore[assignment]
+    chunky.asr.engine.Engine._assemble = staticmethod(assemble)  # type: ignore[method-assign]
 
     creep: list[tuple[int, float]] = []  # (chunks done, RSS MB) after each batch
     chunk_count = [0]
@@ -217,7 +218,7 @@ def findings_text(results: dict[tuple[str, float], list[dict[str, Any]]], varian
         "Where the memory goes (3 h, `chunky`):",
         "",
         f"- NeMo's import and the model: {loaded:.0f} MB before the call, the same for any length.",
-        f"- The whole recording as one float16 array (`chunky.audio.load_audio(..., dtype=float16)`): "
+        f"- The whole recording as one float16 array (`chunky.audio.decode.load_audio(..., dtype=float16)`): "
         f"{samples:.0f} MB (16,000 samples/s x 2 bytes x 10,800 s), held for the whole call: the Engine "
         "slices every chunk out of it and makes it float32 as it goes. Decoding adds little on top (the "
         "stage peak is the array plus one block).",
@@ -441,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
             f"- Model: the trained test model `tests/assets/digits-ctc.nemo` (ConvASR char CTC, 266k "
             f"parameters), extracted with {how}.",
             "- Method: Chunky's pipeline, `Engine(ModelManager(store, 'cpu'), EngineOptions())"
-            ".transcribe(path, name)` (30 s chunks, batch 8, pauses from `chunky.vad`), one fresh worker "
+            ".transcribe(path, name)` (30 s chunks, batch 8, pauses from `chunky.audio.vad`), one fresh "
+            "worker "
             f"subprocess per run, {repeats} run(s) of each length and variant, interleaved. \"Process peak "
             "RSS\" is the worker's high-water mark over its whole life (NeMo import and model included). "
             "Stage peaks are exact high-water marks of each stage (reset through /proc/self/clear_refs as "

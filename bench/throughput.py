@@ -160,9 +160,9 @@ def worker(method: str, name: str, work: Path, audio_path: Path, warm_path: Path
     import nemo.collections.asr  # noqa: F401 - paid once per process by every method, measured apart
     import torch
 
-    from chunky.engine import Engine, EngineOptions
-    from chunky.models import ModelManager
-    from chunky.store import ModelStore
+    from chunky.asr.engine import Engine, EngineOptions
+    from chunky.models.manager import ModelManager
+    from chunky.models.store import ModelStore
 
     import_s = time.perf_counter() - t0
     store = ModelStore(work / "local_models", work / "extracted-store")
@@ -189,11 +189,11 @@ def worker(method: str, name: str, work: Path, audio_path: Path, warm_path: Path
         setattr(owner, attr, call)
 
     if method != "nemo" and method != "nemo_local":
-        import chunky.audio
-        import chunky.vad
+        import chunky.audio.decode
+        import chunky.audio.vad
 
-        timed(chunky.audio, "load_audio", "decode audio")
-        timed(chunky.vad, "pauses", "find pauses")
+        timed(chunky.audio.decode, "load_audio", "decode audio")
+        timed(chunky.audio.vad, "pauses", "find pauses")
         timed(model, "transcribe", "model.transcribe")
     chunked = EngineOptions(chunk_seconds=chunk_seconds, overlap_seconds=2.0, batch_size=batch_size)
     one = EngineOptions(chunk_seconds=chunk_seconds, overlap_seconds=2.0, batch_size=1)

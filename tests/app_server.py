@@ -27,7 +27,8 @@ DIGITS_MODEL = REPO / "tests" / "assets" / "digits-ctc.nemo"
 AUDIO = REPO / "tests" / "assets" / "audio"
 ARTIFACTS = REPO / "tests" / "_artifacts"
 TERMINAL_STATES = ("done", "partial", "failed", "cancelled")
-# Names of the page's outputs, in the order every main endpoint returns them (chunky.ui.PageLogic.OUTPUTS).
+# Names of the page's outputs, in the order every main endpoint returns them
+# (chunky.app.page.PageLogic.OUTPUTS).
 OUTPUTS = ("status", "progress", "transcript", "downloads", "jobs", "picker", "cancel")
 
 

@@ -1,4 +1,5 @@
-"""chunky.audio: probing, decoding, resampling and errors for bad input (files made with soundfile/PyAV)."""
+"""chunky.audio.decode: probing, decoding, resampling and errors for bad input (files made with
+soundfile/PyAV)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 import soundfile as sf
 import soxr
 
-from chunky import audio
-from chunky.errors import AudioError
+from chunky.audio import decode as audio
+from chunky.base.errors import AudioError
 from tests.audio_fixtures import _frame, sine, write_png, write_pyav, write_soundfile
 from tests.conftest import skip_or_fail
 
@@ -309,7 +310,7 @@ def test_too_short(tmp_path):
 def test_truncated_wav_decodes_what_is_there(tmp_path, caplog):
     full = write_soundfile(tmp_path / "full.wav", sine(TONE, 44100, 2.0), 44100, "WAV", "PCM_16")
     path = truncated(full, tmp_path / "cut.wav", 0.5)
-    with caplog.at_level(logging.WARNING, logger="chunky.audio"):
+    with caplog.at_level(logging.WARNING, logger="chunky.audio.decode"):
         samples = audio.load_audio(path, RATE)
     assert abs(len(samples) / RATE - 1.0) < 0.01
     assert "cut.wav is truncated" in caplog.text
@@ -327,7 +328,7 @@ def test_truncated_flac_decodes_what_is_there(tmp_path, caplog):
     full = write_soundfile(tmp_path / "full.flac", noise, RATE, "FLAC", "PCM_16")
     path = truncated(full, tmp_path / "cut.flac", 0.5)
     assert abs(audio.probe(path).duration - 3.0) < 1e-6  # the header still says 3 s
-    with caplog.at_level(logging.WARNING, logger="chunky.audio"):
+    with caplog.at_level(logging.WARNING, logger="chunky.audio.decode"):
         samples = audio.load_audio(path, RATE)
     assert 1.0 < len(samples) / RATE < 1.6
     assert "cut.flac is damaged or truncated" in caplog.text
@@ -356,7 +357,7 @@ def test_truncated_webm_decodes_what_is_there(tmp_path, caplog):
     full = write_pyav(tmp_path / "full.webm", noise, 48000, "libopus")
     path = truncated(full, tmp_path / "cut.webm", 0.5)
     assert audio.probe(path).duration > 3.9
-    with caplog.at_level(logging.WARNING, logger="chunky.audio"):
+    with caplog.at_level(logging.WARNING, logger="chunky.audio.decode"):
         samples = audio.load_audio(path, RATE)
     assert 1.5 < len(samples) / RATE < 2.5
     assert "cut.webm seems truncated or damaged" in caplog.text
@@ -368,7 +369,7 @@ def test_some_nan_samples_become_silence(tmp_path, caplog):
     tone[5000, 1] = np.inf
     tone[6000, 1] = -np.inf
     path = write_soundfile(tmp_path / "glitch.wav", tone, RATE, "WAV", "FLOAT")
-    with caplog.at_level(logging.WARNING, logger="chunky.audio"):
+    with caplog.at_level(logging.WARNING, logger="chunky.audio.decode"):
         samples = audio.load_audio(path, RATE)
     assert np.isfinite(samples).all()
     assert "glitch.wav: 102 invalid sample(s)" in caplog.text
@@ -465,7 +466,7 @@ def test_silent_file(tmp_path):
 def test_load_audio_as_float16_halves_the_memory_and_keeps_the_samples(tmp_path):
     import soundfile as sf
 
-    from chunky.audio import load_audio
+    from chunky.audio.decode import load_audio
 
     src = Path(__file__).resolve().parent / "assets" / "audio" / "sentence-1.flac"
     full = load_audio(src, 16000)

@@ -8,9 +8,9 @@ import random
 import numpy as np
 import pytest
 
-from chunky import chunking
-from chunky.chunking import SEARCH_FRACTION, Chunk, find_pauses, plan_chunks, stitch
-from chunky.transcript import Word
+from chunky.asr import chunking
+from chunky.asr.chunking import SEARCH_FRACTION, Chunk, find_pauses, plan_chunks, stitch
+from chunky.transcript.model import Word
 
 RATE = 16_000
 

@@ -74,7 +74,7 @@ def test_models_lists_the_local_models(home) -> None:
 
 
 def test_wildcards_the_shell_left_alone_are_expanded(tmp_path) -> None:
-    from chunky.cli_transcribe import expand_patterns
+    from chunky.cli.transcribe import expand_patterns
 
     for name in ("b.flac", "a.flac", "c.wav"):
         (tmp_path / name).write_bytes(b"x")

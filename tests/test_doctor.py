@@ -20,9 +20,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from chunky import doctor
+from chunky.base.errors import FileLockedError
+from chunky.base.retry import WINDOWS_DOC_HINT
 from chunky.bootstrap import AppPaths
-from chunky.doctor import (
+from chunky.doctor import checks as doctor
+from chunky.doctor.checks import (
     OK,
     PROBLEM,
     SECTIONS,
@@ -35,9 +37,7 @@ from chunky.doctor import (
     collect,
     format_report,
 )
-from chunky.errors import FileLockedError
-from chunky.retry import WINDOWS_DOC_HINT
-from chunky.store import ModelStore
+from chunky.models.store import ModelStore
 from tests.nemo_archives import build_nemo, truncated_copy
 
 REPO = Path(__file__).resolve().parent.parent
@@ -562,10 +562,10 @@ def test_cli_exit_status_and_json(tmp_path):
 
 
 def test_cli_registers_the_command():
-    from chunky.cli import build_parser
+    from chunky.cli.main import build_parser
 
     args = build_parser().parse_args(["doctor", "--json", "--verify", "--no-gpu"])
-    assert args._target == "chunky.doctor:run_doctor"
+    assert args._target == "chunky.doctor.checks:run_doctor"
     assert args.json and args.verify and args.no_gpu
 
 
@@ -608,13 +608,13 @@ def string_literals(source: Path) -> list[tuple[int, str]]:
 def guide_references(folder: Path) -> list[tuple[str, str, str | None, str | None]]:
     """(where, literal, section name, anchor) for every mention of docs/windows.md in folder/*.py."""
     out = []
-    for source in sorted(folder.glob("*.py")):
+    for source in sorted(folder.rglob("*.py")):
         for line_no, text in string_literals(source):
             for ref in REFERENCE.finditer(text):
                 named = SECTION_NAME.match(ref.group("rest"))
                 name = named.group("name") if named else None
                 anchor = named.group("anchor") if named else None
-                out.append((f"{source.name}:{line_no}", text, name, anchor))
+                out.append((f"{source.relative_to(folder).as_posix()}:{line_no}", text, name, anchor))
     return out
 
 
@@ -644,10 +644,10 @@ def test_windows_guide_sections_named_in_messages_exist():
         elif name is not None:
             assert name in titles, f"{where}: no section {name!r} in docs/windows.md"
         else:  # only the doctor's DOC constant names the guide alone (its findings carry a section)
-            assert where.startswith("doctor.py") and text == doctor.DOC, (
+            assert where.startswith("doctor/") and text == doctor.DOC, (
                 f"{where} points to docs/windows.md without naming a section: {text!r}"
             )
-    assert any(where.startswith("retry.py") and name for where, _, name, _ in refs)
+    assert any(where.startswith("base/retry.py") and name for where, _, name, _ in refs)
 
 
 def test_doctor_sections_and_retry_hint_exist():

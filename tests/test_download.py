@@ -13,15 +13,15 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from chunky.download import (
+from chunky.base.errors import DownloadError, InvalidNameError
+from chunky.models.download import (
     IMPORT_HINT,
     download_model,
     is_connection_error,
     map_download_error,
     parse_repo_id,
 )
-from chunky.errors import DownloadError, InvalidNameError
-from chunky.store import ModelStore
+from chunky.models.store import ModelStore
 from tests.nemo_archives import build_nemo
 
 COMMIT = "a" * 40

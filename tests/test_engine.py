@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chunky import writers
-from chunky.chunking import plan_chunks
-from chunky.errors import AudioError, ChunkyError
+from chunky.asr.chunking import plan_chunks
+from chunky.base.errors import AudioError, ChunkyError
+from chunky.export import writers
 from tests.speech import RATE, TrueWord, align, assemble, wer, word_clips, write_flac
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -22,9 +22,9 @@ START_TOLERANCE = 0.15
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    from chunky.engine import Engine
-    from chunky.models import ModelManager
-    from chunky.store import ModelStore
+    from chunky.asr.engine import Engine
+    from chunky.models.manager import ModelManager
+    from chunky.models.store import ModelStore
 
     home = tmp_path_factory.mktemp("engine-home")
     (home / "local_models").mkdir()
@@ -113,7 +113,7 @@ def test_progress_reports_audio_seconds_done_of_total(ten_minute_transcript) -> 
 
 
 def test_cuts_through_the_middle_of_words_lose_and_double_nothing(engine, tmp_path) -> None:
-    from chunky.engine import EngineOptions
+    from chunky.asr.engine import EngineOptions
 
     audio, truth = assemble(75.0, seed=5, gaps=(0.05, 0.2), pause_every=1000)
     path = write_flac(tmp_path / "dense.flac", audio)
@@ -177,7 +177,7 @@ def test_every_format_round_trips_through_its_parser(ten_minute_transcript, tmp_
 
 
 def test_cancel_between_chunks_keeps_the_finished_part(engine, ten_minutes) -> None:
-    from chunky.engine import EngineOptions, PartialTranscriptCancelled
+    from chunky.asr.engine import EngineOptions, PartialTranscriptCancelled
 
     path, truth = ten_minutes
     cancel = threading.Event()
@@ -218,7 +218,7 @@ def test_not_audio_is_a_clear_error_and_the_engine_goes_on(engine, tmp_path) -> 
 
 
 def test_a_model_without_timestamps_still_gives_the_text(engine, monkeypatch, tmp_path) -> None:
-    from chunky.engine import EngineOptions
+    from chunky.asr.engine import EngineOptions
 
     loaded = engine.manager.get("digits")
     real = loaded.model.transcribe
@@ -248,7 +248,7 @@ def test_a_model_without_timestamps_still_gives_the_text(engine, monkeypatch, tm
 
 def test_out_of_gpu_memory_halves_the_batch_and_goes_on(engine, ten_minutes, ten_minute_transcript,
                                                         monkeypatch, caplog) -> None:
-    from chunky.engine import Engine, EngineOptions
+    from chunky.asr.engine import Engine, EngineOptions
 
     path, _ = ten_minutes
     real = Engine._run_model
@@ -261,7 +261,7 @@ def test_out_of_gpu_memory_halves_the_batch_and_goes_on(engine, ten_minutes, ten
         return real(model, arrays, batch_size, timestamps)
 
     monkeypatch.setattr(Engine, "_run_model", staticmethod(small_gpu))
-    with caplog.at_level("WARNING", logger="chunky.engine"):
+    with caplog.at_level("WARNING", logger="chunky.asr.engine"):
         transcript = engine.transcribe(path, "digits", options=EngineOptions(batch_size=8))
     assert sizes[:3] == [8, 4, 2] and set(sizes[3:]) <= {1, 2}
     assert "batch size 4" in caplog.text and "batch size 2" in caplog.text

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from chunky.errors import ChunkyError
-from chunky.jobs import FileState, JobRunner, JobState
+from chunky.base.errors import ChunkyError
+from chunky.jobs.runner import FileState, JobRunner, JobState
 from tests.audio_fixtures import write_png, write_pyav
 from tests.nemo_archives import nemo_members, write_nemo
 from tests.speech import RATE, assemble, write_flac
@@ -116,9 +116,9 @@ def home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def stack(home):
-    from chunky.engine import Engine
-    from chunky.models import ModelManager
-    from chunky.store import ModelStore
+    from chunky.asr.engine import Engine
+    from chunky.models.manager import ModelManager
+    from chunky.models.store import ModelStore
 
     store = ModelStore(home / "local_models", home / "extracted", retry_delays=(0.001,) * 5)
     manager = ModelManager(store, device="cpu", retry_delays=(0.001,) * 5)
@@ -190,7 +190,7 @@ def test_twenty_files_in_one_job(runner, tmp_path) -> None:
 
 
 def test_exception_inside_the_engine_mid_job(runner, stack, long_file, monkeypatch) -> None:
-    from chunky.engine import Engine, EngineOptions
+    from chunky.asr.engine import Engine, EngineOptions
 
     _, _, engine = stack
     real = Engine._run_model
@@ -213,7 +213,7 @@ def test_exception_inside_the_engine_mid_job(runner, stack, long_file, monkeypat
 
 
 def test_lock_errors_during_the_load_are_retried(runner, stack, monkeypatch) -> None:
-    from chunky import models
+    from chunky.models import manager as models
 
     _, manager, _ = stack
     manager.unload()
@@ -235,7 +235,7 @@ def test_lock_errors_during_the_load_are_retried(runner, stack, monkeypatch) -> 
 
 
 def test_lock_that_never_clears_is_a_clear_error_and_the_next_job_works(runner, stack, monkeypatch) -> None:
-    from chunky import models
+    from chunky.models import manager as models
 
     _, manager, _ = stack
     manager.unload()
@@ -281,7 +281,7 @@ def test_model_deleted_while_the_app_runs(runner, stack, home) -> None:
 
 @pytest.mark.parametrize("stage", ["queued", "loading", "decoding", "transcribing"])
 def test_cancel_in_every_stage(runner, stack, long_file, stage, monkeypatch) -> None:
-    from chunky.engine import EngineOptions
+    from chunky.asr.engine import EngineOptions
 
     _, manager, engine = stack
     manager.unload()
@@ -296,7 +296,7 @@ def test_cancel_in_every_stage(runner, stack, long_file, stage, monkeypatch) -> 
         snap = finished(runner, target)
         assert snap.state is JobState.CANCELLED and snap.started is None
     else:
-        from chunky import engine as engine_module
+        from chunky.asr import engine as engine_module
 
         real_progress_cls = engine_module.Progress
 
@@ -326,7 +326,7 @@ def test_cancel_in_every_stage(runner, stack, long_file, stage, monkeypatch) -> 
 # --- the model store under faults ---------------------------------------------------------------------
 
 def test_killed_in_the_middle_of_an_extraction_then_started_again(tmp_path) -> None:
-    from chunky.store import STAGING_PREFIX, ModelStore
+    from chunky.models.store import STAGING_PREFIX, ModelStore
 
     lm, ex = tmp_path / "local_models", tmp_path / "extracted"
     lm.mkdir()
@@ -334,7 +334,7 @@ def test_killed_in_the_middle_of_an_extraction_then_started_again(tmp_path) -> N
     members["model_weights.ckpt"] = os.urandom(300 * 1024 * 1024)
     write_nemo(lm / "big.nemo", members)
     code = ("import sys; sys.path.insert(0, sys.argv[3]); import chunky.bootstrap; "
-            "from chunky.store import ModelStore; from pathlib import Path; "
+            "from chunky.models.store import ModelStore; from pathlib import Path; "
             "ModelStore(Path(sys.argv[1]), Path(sys.argv[2])).ensure_extracted('big')")
     env = dict(os.environ, CHUNKY_HOME=str(tmp_path / "home"))
     proc = subprocess.Popen([sys.executable, "-c", code, str(lm), str(ex), str(ROOT)], env=env)
@@ -362,7 +362,7 @@ def test_killed_in_the_middle_of_an_extraction_then_started_again(tmp_path) -> N
 
 
 def test_corrupt_and_truncated_archives_name_the_file_and_leave_nothing(tmp_path) -> None:
-    from chunky.store import ModelStore
+    from chunky.models.store import ModelStore
 
     lm, ex = tmp_path / "local_models", tmp_path / "extracted"
     lm.mkdir()
@@ -384,8 +384,8 @@ def test_corrupt_and_truncated_archives_name_the_file_and_leave_nothing(tmp_path
 def test_full_disk_during_extraction(tmp_path, monkeypatch) -> None:
     import errno
 
-    from chunky import store as store_module
-    from chunky.store import ModelStore, NotEnoughSpaceError
+    from chunky.models import store as store_module
+    from chunky.models.store import ModelStore, NotEnoughSpaceError
 
     lm, ex = tmp_path / "local_models", tmp_path / "extracted"
     lm.mkdir()

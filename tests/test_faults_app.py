@@ -213,9 +213,9 @@ def test_a_restart_loses_no_finished_transcript(app_server, tmp_path) -> None:
     """Jobs of an earlier run (read back from model_cache/outputs) can be opened from a new tab."""
     import shutil
 
+    from chunky.app.page import build_page, launch_kwargs
+    from chunky.app.service import Service
     from chunky.bootstrap import paths
-    from chunky.service import Service
-    from chunky.ui import build_page, launch_kwargs
 
     tab = Tab(app_server, "restart-before")
     tab.transcribe([AUDIO / "sentence-2.flac"])

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from chunky import jobs as jobs_module
-from chunky.engine import PartialTranscriptCancelled, Progress
-from chunky.errors import AudioError
-from chunky.jobs import FileState, JobRunner, JobState, safe_stem, unique_stems
-from chunky.transcript import SubtitleLimits, Word, build_transcript
-from chunky.writers import FORMATS
+from chunky.asr.engine import PartialTranscriptCancelled, Progress
+from chunky.base.errors import AudioError
+from chunky.export.writers import FORMATS
+from chunky.jobs import runner as jobs_module
+from chunky.jobs.runner import FileState, JobRunner, JobState, safe_stem, unique_stems
+from chunky.transcript.model import SubtitleLimits, Word, build_transcript
 
 WAIT = 5.0  # seconds; only reached when something is broken
 

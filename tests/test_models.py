@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chunky.errors import FileLockedError
+from chunky.base.errors import FileLockedError
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def store(tiny_nemo_files, tmp_path_factory):
-    from chunky.store import ModelStore
+    from chunky.models.store import ModelStore
 
     home = tmp_path_factory.mktemp("models-home")
     s = ModelStore(home / "local_models", home / "extracted")
@@ -32,7 +32,7 @@ def store(tiny_nemo_files, tmp_path_factory):
 
 @pytest.fixture()
 def manager(store):
-    from chunky.models import ModelManager
+    from chunky.models.manager import ModelManager
 
     m = ModelManager(store, device="cpu", retry_delays=(0.5, 1, 2, 4, 8), sleep=lambda s: None)
     yield m
@@ -125,7 +125,7 @@ def test_switching_models_frees_the_previous_one(manager) -> None:
 
 
 def test_concurrent_loads_from_threads_each_get_the_right_model(store) -> None:
-    from chunky.models import restore_extracted
+    from chunky.models.manager import restore_extracted
 
     folders = {name: store.ensure_extracted(name) for name in ("tiny-char", "tiny-bpe")}
     results: list[tuple[str, str, int]] = []
@@ -154,7 +154,7 @@ def test_concurrent_loads_from_threads_each_get_the_right_model(store) -> None:
 
 @pytest.mark.parametrize("failures", [1, 2, 3, 4])
 def test_lock_errors_during_load_are_retried(manager, monkeypatch, failures: int) -> None:
-    import chunky.models as models
+    import chunky.models.manager as models
 
     real = models.restore_extracted
     calls = {"n": 0}
@@ -176,7 +176,7 @@ def test_lock_errors_during_load_are_retried(manager, monkeypatch, failures: int
 
 
 def test_lock_error_that_never_clears_gives_clear_error(manager, monkeypatch) -> None:
-    import chunky.models as models
+    import chunky.models.manager as models
 
     calls = {"n": 0}
 
@@ -196,7 +196,7 @@ def test_lock_error_that_never_clears_gives_clear_error(manager, monkeypatch) ->
 
 
 def test_other_errors_are_not_retried(manager, monkeypatch) -> None:
-    import chunky.models as models
+    import chunky.models.manager as models
 
     calls = {"n": 0}
 
@@ -212,7 +212,7 @@ def test_other_errors_are_not_retried(manager, monkeypatch) -> None:
 
 
 def test_cpu_notice_and_forced_cpu() -> None:
-    from chunky.models import resolve_device
+    from chunky.models.manager import resolve_device
 
     assert resolve_device("cpu") == ("cpu", None)
     device, notice = resolve_device("auto")
@@ -228,7 +228,7 @@ def test_fast_restore_gives_same_weights_as_nemo_default(store, tiny_nemo_files)
     import torch
     from nemo.collections.asr.models import ASRModel
 
-    from chunky.models import restore_extracted
+    from chunky.models.manager import restore_extracted
 
     fast = restore_extracted(store.ensure_extracted("tiny-bpe"))
     reference = ASRModel.restore_from(str(tiny_nemo_files["bpe"]), map_location="cpu")

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from chunky.errors import FileLockedError
-from chunky.retry import DEFAULT_DELAYS, default_delays, is_lock_error, retry_on_lock
+from chunky.base.errors import FileLockedError
+from chunky.base.retry import DEFAULT_DELAYS, default_delays, is_lock_error, retry_on_lock
 
 LOCKED = "C:/Chunky/model_cache/extracted/parakeet/model_weights.ckpt"
 
@@ -50,7 +50,7 @@ def test_lock_errors_are_retried_with_the_delays(failures: int, caplog) -> None:
     slept: list[float] = []
     between_calls: list[int] = []
     fn = Flaky(failures)
-    with caplog.at_level(logging.WARNING, logger="chunky.retry"):
+    with caplog.at_level(logging.WARNING, logger="chunky.base.retry"):
         result = retry_on_lock(
             fn,
             what="loading the model",
@@ -62,7 +62,7 @@ def test_lock_errors_are_retried_with_the_delays(failures: int, caplog) -> None:
     assert fn.calls == failures + 1
     assert slept == [0.5, 1, 2, 4, 8][:failures]
     assert len(between_calls) == failures
-    lines = [r.getMessage() for r in caplog.records if r.name == "chunky.retry"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "chunky.base.retry"]
     assert len(lines) == failures
     assert all(LOCKED in line for line in lines)
     assert "attempt 1 of 6" in lines[0]

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import chunky.store as store_mod
-from chunky.errors import FileLockedError, InvalidNameError, ModelArchiveError, ModelNotFoundError
-from chunky.names import name_from_path, name_from_repo_id, validate_model_name
-from chunky.store import MANIFEST_NAME, ModelStore, NotEnoughSpaceError, sha256_file
+import chunky.models.store as store_mod
+from chunky.base.errors import FileLockedError, InvalidNameError, ModelArchiveError, ModelNotFoundError
+from chunky.base.names import name_from_path, name_from_repo_id, validate_model_name
+from chunky.models.store import MANIFEST_NAME, ModelStore, NotEnoughSpaceError, sha256_file
 from tests.nemo_archives import (
     TOKENIZER_MEMBER,
     build_nemo,

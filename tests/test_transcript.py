@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from chunky.transcript import (
+from chunky.transcript.model import (
     Segment,
     SubtitleLimits,
     Transcript,

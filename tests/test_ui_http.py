@@ -44,8 +44,8 @@ def test_building_the_page_imports_no_torch_or_nemo(tmp_path, app_server_started
     # (app_server_started: the shared server starts warming up while this runs)
     code = (
         "import chunky.bootstrap, sys\n"
-        "from chunky.service import Service\n"
-        "from chunky.ui import build_page\n"
+        "from chunky.app.service import Service\n"
+        "from chunky.app.page import build_page\n"
         "build_page(Service())\n"
         "heavy = sorted(m for m in ('torch', 'nemo', 'lightning', 'pytorch_lightning') if m in sys.modules)\n"
         "print('HEAVY=' + ','.join(heavy))\n"
@@ -60,9 +60,9 @@ def test_building_the_page_imports_no_torch_or_nemo(tmp_path, app_server_started
 @pytest.fixture
 def empty_page(tmp_path, monkeypatch):
     """The page on an empty CHUNKY_HOME (no model), served in this process; the engine is never started."""
+    from chunky.app.page import build_page, launch_kwargs
+    from chunky.app.service import Service
     from chunky.bootstrap import paths
-    from chunky.service import Service
-    from chunky.ui import build_page, launch_kwargs
 
     monkeypatch.setenv("CHUNKY_MAX_UPLOAD", "2kb")
     base = paths()
@@ -122,7 +122,7 @@ def test_no_model_installed_shows_the_setup_commands(empty_page):
 def test_a_busy_port_is_skipped():
     import socket
 
-    from chunky.app_main import browser_url, port_is_free
+    from chunky.app.server import browser_url, port_is_free
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

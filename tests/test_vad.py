@@ -15,7 +15,8 @@ import threading
 import numpy as np
 import pytest
 
-from chunky import chunking, vad
+from chunky.asr import chunking
+from chunky.audio import vad
 from tests.conftest import skip_or_fail
 from tests.speech import RATE, TrueWord, assemble, word_clips
 
@@ -173,7 +174,7 @@ def test_pink_noise_pushes_energy_pauses_into_words_not_silero():
 
 def test_without_silero_auto_falls_back_to_energy_and_says_so_once(no_silero, caplog):
     audio, _ = assemble(20.0, seed=6)
-    with caplog.at_level(logging.INFO, logger="chunky.vad"):
+    with caplog.at_level(logging.INFO, logger="chunky.audio.vad"):
         found, used = vad.pauses(audio, RATE)
     assert used == "energy"
     assert found == chunking.find_pauses(audio, RATE)
@@ -190,7 +191,7 @@ def test_without_silero_auto_falls_back_to_energy_and_says_so_once(no_silero, ca
 
 def test_without_silero_asking_for_it_by_name_warns(no_silero, caplog):
     audio, _ = assemble(10.0, seed=7)
-    with caplog.at_level(logging.INFO, logger="chunky.vad"):
+    with caplog.at_level(logging.INFO, logger="chunky.audio.vad"):
         assert vad.pauses(audio, RATE, "silero")[1] == "energy"
     assert [r.levelno for r in caplog.records if "unavailable" in r.getMessage()] == [logging.WARNING]
     with pytest.raises(vad.VadUnavailable, match="silero_vad"):
@@ -203,7 +204,7 @@ def test_a_failing_vad_run_falls_back_too(monkeypatch, caplog):
 
     monkeypatch.setattr(vad, "speech_probabilities", broken)
     audio, _ = assemble(10.0, seed=14)
-    with caplog.at_level(logging.INFO, logger="chunky.vad"):
+    with caplog.at_level(logging.INFO, logger="chunky.audio.vad"):
         assert vad.pauses(audio, RATE) == (chunking.find_pauses(audio, RATE), "energy")
     assert "silero VAD failed (RuntimeError: bad state); finding pauses by energy" in caplog.text
 
@@ -221,7 +222,7 @@ def test_method_from_the_environment(monkeypatch, caplog):
         monkeypatch.setenv(vad.ENV_VAR, value)
         assert vad.method_from_env() == expected
     monkeypatch.setenv(vad.ENV_VAR, "webrtc")
-    with caplog.at_level(logging.WARNING, logger="chunky.vad"):
+    with caplog.at_level(logging.WARNING, logger="chunky.audio.vad"):
         assert vad.method_from_env() == "auto"
     assert "webrtc" in caplog.text
     with pytest.raises(ValueError, match="webrtc"):
@@ -232,7 +233,7 @@ def test_the_engine_cuts_where_chunky_vad_says(monkeypatch, caplog):
     """Engine._transcribe_samples takes its pauses from vad.pauses with the method from CHUNKY_VAD."""
     from types import SimpleNamespace
 
-    from chunky.engine import Engine, EngineOptions
+    from chunky.asr.engine import Engine, EngineOptions
 
     class Model:
         def __init__(self):
@@ -250,7 +251,7 @@ def test_the_engine_cuts_where_chunky_vad_says(monkeypatch, caplog):
         model = Model()
         loaded = SimpleNamespace(model=model, sample_rate=RATE)
         caplog.clear()
-        with caplog.at_level(logging.INFO, logger="chunky.vad"):
+        with caplog.at_level(logging.INFO, logger="chunky.audio.vad"):
             Engine(None)._transcribe_samples(audio, loaded, "m", "x.flac", opts, lambda p: None,
                                              threading.Event())
         assert f"Pauses by {'silero VAD' if method == 'silero' else 'energy'}" in caplog.text

@@ -16,9 +16,9 @@ import pytest
 import srt
 import webvtt
 
-from chunky import writers
-from chunky.transcript import Segment, SubtitleLimits, Transcript, Word, build_transcript, wrap_lines
-from chunky.writers import FORMATS, format_timestamp, get_writer, parse_formats, write_outputs
+from chunky.export import writers
+from chunky.export.writers import FORMATS, format_timestamp, get_writer, parse_formats, write_outputs
+from chunky.transcript.model import Segment, SubtitleLimits, Transcript, Word, build_transcript, wrap_lines
 
 TIMING = re.compile(r"\d{2,}:\d{2}:\d{2}\.\d{3} --> \d{2,}:\d{2}:\d{2}\.\d{3}")
 TRICKY = ['He said, "no"', "fish & chips", "a < b > c", "naïve café —", "x" * 60, "3,5 €", "-->"]

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from chunky.errors import AudioError
+from chunky.base.errors import AudioError
 
-log = logging.getLogger("chunky.audio")
+log = logging.getLogger("chunky.audio.decode")
 
 MIN_SECONDS = 0.1  # shorter recordings are rejected ("too short")
 RESAMPLE_QUALITY = "HQ"

@@ -27,20 +27,21 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chunky import writers
-from chunky.errors import CancelledError, ChunkyError
-from chunky.names import is_reserved_windows_name
-from chunky.retry import retry_on_lock
-from chunky.transcript import SubtitleLimits, Transcript
+from chunky.base.errors import CancelledError, ChunkyError
+from chunky.base.names import is_reserved_windows_name
+from chunky.base.retry import retry_on_lock
+from chunky.export import writers
+from chunky.transcript.model import SubtitleLimits, Transcript
 
 if TYPE_CHECKING:
-    from chunky.engine import Progress
+    from chunky.asr.engine import Progress
 
-log = logging.getLogger("chunky.jobs")
+log = logging.getLogger("chunky.jobs.runner")
 
 ProgressFn = Callable[["Progress"], None]
 # (audio_path, model_name, progress, cancel) -> Transcript. May raise
-# chunky.engine.PartialTranscriptCancelled (a CancelledError with ``.partial``), any ChunkyError, or a bug.
+# chunky.asr.engine.PartialTranscriptCancelled (a CancelledError with ``.partial``), any ChunkyError, or
+# a bug.
 TranscribeFn = Callable[[Path, str, ProgressFn, threading.Event], Transcript]
 DurationFn = Callable[[Path], "float | None"]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chunky.transcript import Word
+from chunky.transcript.model import Word
 
 # find_pauses: frames quieter than floor + THRESHOLD_FRACTION * (speech level - floor) are silent.
 FLOOR_PERCENTILE = 5.0

@@ -1,4 +1,4 @@
-"""Argument parsing and server start for ``app.py``; the page itself lives in ``chunky.ui``."""
+"""Argument parsing and server start for ``app.py``; the page itself lives in ``chunky.app.page``."""
 
 from __future__ import annotations
 
@@ -72,8 +72,8 @@ def main(argv: Sequence[str] | None = None, *,
                         datefmt="%H:%M:%S")
     for noisy in ("httpx", "urllib3", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from chunky.service import Service
-    from chunky.ui import build_page, launch_kwargs
+    from chunky.app.page import build_page, launch_kwargs
+    from chunky.app.service import Service
 
     service = Service()
     page = build_page(service)

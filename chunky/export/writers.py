@@ -1,6 +1,6 @@
 """Output writers, one small class per format behind :func:`get_writer` (after openai/whisper's utils.py).
 
-Every writer turns a :class:`~chunky.transcript.Transcript` into text; :func:`write_outputs` saves them
+Every writer turns a :class:`~chunky.transcript.model.Transcript` into text; :func:`write_outputs` saves them
 as UTF-8 files, each written atomically (``<file>.partial`` in the same folder, then ``os.replace``).
 Lines end with ``\\n`` on every platform.
 
@@ -34,9 +34,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
-from chunky.errors import ChunkyError
-from chunky.retry import retry_on_lock
-from chunky.transcript import Segment, SubtitleLimits, Transcript, wrap_lines
+from chunky.base.errors import ChunkyError
+from chunky.base.retry import retry_on_lock
+from chunky.transcript.model import Segment, SubtitleLimits, Transcript, wrap_lines
 
 FORMATS: tuple[str, ...] = ("txt", "srt", "vtt", "json", "csv")
 

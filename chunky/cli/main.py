@@ -7,8 +7,6 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-import chunky.bootstrap  # noqa: F401, I001  (first: the `chunky` console script enters here)
-
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] = {}
 
@@ -24,7 +22,7 @@ def command(name: str, help: str, target: str):
 
 
 @command("transcribe", "transcribe recordings into txt/srt/vtt/json/csv files",
-         "chunky.cli_transcribe:run_transcribe")
+         "chunky.cli.transcribe:run_transcribe")
 def _transcribe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="audio or video files")
     p.add_argument("--model", help="local model name (default: the last one used)")
@@ -37,18 +35,18 @@ def _transcribe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-@command("models", "list the local models", "chunky.cli_transcribe:run_models")
+@command("models", "list the local models", "chunky.cli.transcribe:run_models")
 def _models_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verify", action="store_true", help="re-check extracted folders against their manifest")
 
 
-@command("paths", "show where models, caches, outputs and temp files live", "chunky.cli:run_paths")
+@command("paths", "show where models, caches, outputs and temp files live", "chunky.cli.main:run_paths")
 def _paths_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 @command("doctor", "check this PC's set-up (GPU, temp folder, antivirus/sync risks, disk space, models)",
-         "chunky.doctor:run_doctor")
+         "chunky.doctor.checks:run_doctor")
 def _doctor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--verify", action="store_true",
@@ -112,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     import importlib
 
-    from chunky.errors import ChunkyError
+    from chunky.base.errors import ChunkyError
 
     module_name, func_name = args._target.split(":")
     handler: Handler = getattr(importlib.import_module(module_name), func_name)

@@ -35,7 +35,7 @@ from chunky import __version__
 
 if TYPE_CHECKING:
     from chunky.bootstrap import AppPaths
-    from chunky.store import ModelInfo, ModelStore
+    from chunky.models.store import ModelInfo, ModelStore
 
 Level = Literal["ok", "warning", "problem"]
 OK: Level = "ok"
@@ -671,7 +671,7 @@ class _Doctor:
         )
 
     def check_retry_setting(self) -> None:
-        from chunky.retry import DEFAULT_DELAYS, DELAYS_ENV
+        from chunky.base.retry import DEFAULT_DELAYS, DELAYS_ENV
 
         raw = _getenv(self.env, DELAYS_ENV)
         if not raw:
@@ -693,10 +693,10 @@ class _Doctor:
     # -- models
 
     def check_models(self, store: ModelStore | None, verify: bool) -> None:
-        from chunky.errors import ChunkyError
+        from chunky.base.errors import ChunkyError
 
         if store is None:
-            from chunky.store import ModelStore
+            from chunky.models.store import ModelStore
 
             try:
                 store = ModelStore(self.paths.local_models, self.paths.extracted)
@@ -739,8 +739,8 @@ class _Doctor:
         return self.setup_cmd(f"--import PATH.nemo --name {name}")
 
     def check_model(self, store: ModelStore, m: ModelInfo, entry: dict[str, Any], verify: bool) -> None:
-        from chunky.errors import ChunkyError, FileLockedError
-        from chunky.store import human_size
+        from chunky.base.errors import ChunkyError, FileLockedError
+        from chunky.models.store import human_size
 
         check = f"model:{m.name}"
         folder = store.extracted_root / m.name

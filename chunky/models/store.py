@@ -36,11 +36,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from chunky import __version__
-from chunky.errors import ChunkyError, ModelArchiveError, ModelNotFoundError
-from chunky.names import is_reserved_windows_name, is_valid_model_name, name_from_path, validate_model_name
-from chunky.retry import retry_on_lock
+from chunky.base.errors import ChunkyError, ModelArchiveError, ModelNotFoundError
+from chunky.base.names import (
+    is_reserved_windows_name,
+    is_valid_model_name,
+    name_from_path,
+    validate_model_name,
+)
+from chunky.base.retry import retry_on_lock
 
-log = logging.getLogger("chunky.store")
+log = logging.getLogger("chunky.models.store")
 
 MANIFEST_NAME = "chunky-manifest.json"
 FORMAT_VERSION = 1

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from chunky.errors import ChunkyError
-from chunky.store import ModelStore, human_size
+from chunky.base.errors import ChunkyError
+from chunky.models.store import ModelStore, human_size
 
 log = logging.getLogger("chunky.setup")
 
@@ -142,7 +142,7 @@ def run_import(store: ModelStore, path: str, name: str | None, replace: bool) ->
 def run_download(
     store: ModelStore, repo_ids: list[str], *, endpoint: str | None, extract: bool, progress: bool
 ) -> int:
-    from chunky.download import download_model
+    from chunky.models.download import download_model
 
     failures = 0
     for repo_id in repo_ids:

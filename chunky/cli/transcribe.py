@@ -7,10 +7,10 @@ import logging
 import sys
 from pathlib import Path
 
+from chunky.base.errors import ChunkyError, ModelNotFoundError
 from chunky.bootstrap import paths
-from chunky.errors import ChunkyError, ModelNotFoundError
 
-log = logging.getLogger("chunky.cli")
+log = logging.getLogger("chunky.cli.main")
 
 DEFAULT_MODEL = "parakeet-tdt-0.6b-v2"
 SETUP_HINT = (
@@ -20,7 +20,7 @@ SETUP_HINT = (
 
 
 def open_store():
-    from chunky.store import ModelStore
+    from chunky.models.store import ModelStore
 
     p = paths()
     return ModelStore(p.local_models, p.extracted)
@@ -85,9 +85,9 @@ def expand_patterns(names: list[str]) -> list[str]:
 def run_transcribe(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from chunky import writers
-    from chunky.engine import Engine, EngineOptions, Progress
-    from chunky.models import ModelManager
+    from chunky.asr.engine import Engine, EngineOptions, Progress
+    from chunky.export import writers
+    from chunky.models.manager import ModelManager
 
     formats = writers.parse_formats(args.format)
     # Absolute paths: NeMo changes the working directory during a load.

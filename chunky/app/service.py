@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from chunky.base.errors import ChunkyError, ModelNotFoundError
 from chunky.bootstrap import AppPaths, paths
-from chunky.errors import ChunkyError, ModelNotFoundError
-from chunky.jobs import JobRunner, ProgressFn
+from chunky.jobs.runner import JobRunner, ProgressFn
+from chunky.models.store import ModelInfo, ModelStore
 from chunky.settings import Settings
-from chunky.store import ModelInfo, ModelStore
-from chunky.transcript import Transcript
+from chunky.transcript.model import Transcript
 
-log = logging.getLogger("chunky.service")
+log = logging.getLogger("chunky.app.service")
 
 DEFAULT_MODEL = "parakeet-tdt-0.6b-v2"
 DEFAULT_REPO_ID = "nvidia/parakeet-tdt-0.6b-v2"
@@ -88,8 +88,8 @@ class Service:
         self.settings = Settings(self.paths.model_cache / "settings.json")
         self.device_preference = device
         self.runner = JobRunner(self._transcribe, self.paths.outputs, duration_of=self._duration_of)
-        self.manager = None  # chunky.models.ModelManager, after the warm-up
-        self.engine = None  # chunky.engine.Engine, after the warm-up
+        self.manager = None  # chunky.models.manager.ModelManager, after the warm-up
+        self.engine = None  # chunky.asr.engine.Engine, after the warm-up
         self._lock = threading.Lock()
         self._engine_done = threading.Event()  # set when the import finished (well or not)
         self._phase = Phase.STARTING
@@ -120,8 +120,8 @@ class Service:
             log.info("Starting the speech engine (importing NeMo)...")
             import nemo.collections.asr  # noqa: F401  (the slow part: ~25 s on a small machine)
 
-            from chunky.engine import Engine, EngineOptions
-            from chunky.models import ModelManager, resolve_device
+            from chunky.asr.engine import Engine, EngineOptions
+            from chunky.models.manager import ModelManager, resolve_device
 
             device, notice = resolve_device(self.device_preference)
             manager = ModelManager(self.store, device=self.device_preference)
@@ -223,13 +223,13 @@ class Service:
         return self.runner.submit(owner, files, model, display_names)
 
     def _duration_of(self, path: Path) -> float | None:
-        from chunky import audio
+        from chunky.audio import decode as audio
 
         return float(audio.probe(path).duration)
 
     def _transcribe(self, path: Path, model: str, progress: ProgressFn,
                     cancel: threading.Event) -> Transcript:
-        from chunky.engine import PartialTranscriptCancelled, Progress
+        from chunky.asr.engine import PartialTranscriptCancelled, Progress
 
         if not self._engine_done.is_set():
             progress(Progress("Waiting for the speech engine to start"))

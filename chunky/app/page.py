@@ -24,12 +24,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from chunky.errors import ChunkyError
-from chunky.jobs import FileResult, FileState, JobSnapshot, JobState
-from chunky.service import DEFAULT_REPO_ID, IMPORT_COMMAND, SETUP_COMMAND, Phase, Service
-from chunky.transcript import Transcript
+from chunky.app.service import DEFAULT_REPO_ID, IMPORT_COMMAND, SETUP_COMMAND, Phase, Service
+from chunky.base.errors import ChunkyError
+from chunky.jobs.runner import FileResult, FileState, JobSnapshot, JobState
+from chunky.transcript.model import Transcript
 
-log = logging.getLogger("chunky.ui")
+log = logging.getLogger("chunky.app.page")
 
 POLL_SECONDS = 0.5
 MAX_VIEWS = 1000  # tabs remembered (one small entry each; the oldest is forgotten first)
@@ -353,9 +353,9 @@ def status_html(service: Service) -> str:
 
 def system_check_text() -> str:
     try:
-        from chunky import doctor
+        from chunky.doctor import checks as doctor
     except ModuleNotFoundError as exc:
-        if exc.name in ("chunky.doctor", "chunky"):
+        if exc.name in ("chunky.doctor.checks", "chunky"):
             return ("The system check is not available in this version of Chunky "
                     "(chunky/doctor.py is missing).")
         return f"The system check could not start: {exc}"

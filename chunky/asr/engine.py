@@ -17,12 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from chunky import audio, vad
-from chunky.chunking import Chunk, plan_chunks, stitch
-from chunky.errors import CancelledError, ChunkyError
-from chunky.transcript import Segment, SubtitleLimits, Transcript, Word, build_transcript
+from chunky.asr.chunking import Chunk, plan_chunks, stitch
+from chunky.audio import decode as audio
+from chunky.audio import vad
+from chunky.base.errors import CancelledError, ChunkyError
+from chunky.transcript.model import Segment, SubtitleLimits, Transcript, Word, build_transcript
 
-log = logging.getLogger("chunky.engine")
+log = logging.getLogger("chunky.asr.engine")
 
 
 @dataclass

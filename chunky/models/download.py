@@ -21,12 +21,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chunky import __version__
-from chunky.errors import ChunkyError, DownloadError, InvalidNameError, ModelArchiveError
-from chunky.names import name_from_repo_id
-from chunky.retry import retry_on_lock
-from chunky.store import SourceRegistry, check_nemo_file, human_size, sha256_file
+from chunky.base.errors import ChunkyError, DownloadError, InvalidNameError, ModelArchiveError
+from chunky.base.names import name_from_repo_id
+from chunky.base.retry import retry_on_lock
+from chunky.models.store import SourceRegistry, check_nemo_file, human_size, sha256_file
 
-log = logging.getLogger("chunky.download")
+log = logging.getLogger("chunky.models.download")
 
 DEFAULT_REPO_ID = "nvidia/parakeet-tdt-0.6b-v2"
 DOWNLOADS_DIR = ".downloads"

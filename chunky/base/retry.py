@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from chunky.errors import FileLockedError
+from chunky.base.errors import FileLockedError
 
-log = logging.getLogger("chunky.retry")
+log = logging.getLogger("chunky.base.retry")
 
 T = TypeVar("T")
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chunky.retry import retry_on_lock
+from chunky.base.retry import retry_on_lock
 
-log = logging.getLogger("chunky.models")
+log = logging.getLogger("chunky.models.manager")
 
 # One lock for the whole process: NeMo's restore is not thread-safe (cwd + AppState singleton).
 LOAD_LOCK = threading.RLock()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chunky.errors import InvalidNameError
+from chunky.base.errors import InvalidNameError
 
 MAX_NAME_LENGTH = 100
 _RESERVED = frozenset(

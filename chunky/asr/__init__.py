@@ -1,0 +1,1 @@
+"""Speech recognition: one recording in, one Transcript out (chunk plan, batches, stitching)."""

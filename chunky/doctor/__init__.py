@@ -1,0 +1,1 @@
+"""``python -m chunky doctor`` and the page's system check: what on this PC could break Chunky."""

@@ -1,0 +1,1 @@
+"""Output formats: one small writer per format behind ``get_writer``. No torch."""
