@@ -5,7 +5,7 @@ every model load, transcription and upload. Importing this module, before torch,
 points ``TMPDIR``/``TEMP``/``TMP``/``GRADIO_TEMP_DIR`` and ``tempfile.tempdir`` at a per-process
 folder under ``model_cache/tmp`` that the user can exclude from scanning once.
 
-Standard library only (plus platformdirs, which is pure Python and imports nothing heavy).
+Standard library only (plus ``chunky.base``, filelock and platformdirs: pure Python, nothing heavy).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from chunky.base.fs import ProcessLock, is_writable, lock_is_held
 
 log = logging.getLogger("chunky.bootstrap")
 
@@ -47,17 +49,6 @@ class AppPaths:
         return Path(tempfile.gettempdir()).resolve().is_relative_to(self.tmp_root.resolve())
 
 
-def _writable(folder: Path) -> bool:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        probe.write_bytes(b"")
-        probe.unlink()
-        return True
-    except OSError:
-        return False
-
-
 def resolve_folders(environ: os._Environ | dict = os.environ) -> tuple[Path, Path, bool]:
     """Return (local_models, model_cache, fell_back)."""
     home = environ.get("CHUNKY_HOME", "").strip()
@@ -65,7 +56,7 @@ def resolve_folders(environ: os._Environ | dict = os.environ) -> tuple[Path, Pat
         base = Path(home).expanduser().resolve()
         return base / "local_models", base / "model_cache", False
     local_models, model_cache = APP_ROOT / "local_models", APP_ROOT / "model_cache"
-    if _writable(model_cache) and _writable(local_models):
+    if is_writable(model_cache) and is_writable(local_models):
         return local_models, model_cache, False
     import platformdirs
 
@@ -74,31 +65,9 @@ def resolve_folders(environ: os._Environ | dict = os.environ) -> tuple[Path, Pat
     return data / "local_models", cache / "model_cache", True
 
 
-class _SessionLock:
-    """An exclusive OS lock on a file inside the session folder, held for the process lifetime.
-
-    Another Chunky process can tell a live session (lock held) from a crashed one (lock free).
-    """
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.fh = open(path, "a+b")  # noqa: SIM115 - kept open on purpose
-        _lock_file(self.fh)
-
-
-def _lock_file(fh) -> None:
-    if os.name == "nt":
-        import msvcrt
-
-        fh.seek(0)
-        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
 def _session_is_dead(folder: Path) -> bool:
+    """A session folder's owner holds its lock file for as long as it lives; a folder without one is given
+    a grace period (its owner may be starting)."""
     lock = folder / LOCK_NAME
     if not lock.exists():
         try:
@@ -106,12 +75,7 @@ def _session_is_dead(folder: Path) -> bool:
         except OSError:
             return False
         return age > _GRACE_SECONDS
-    try:
-        with open(lock, "a+b") as fh:
-            _lock_file(fh)  # raises while the owner lives
-        return True
-    except OSError:
-        return False
+    return not lock_is_held(lock)
 
 
 def _remove_tree_best_effort(path: Path) -> list[str]:
@@ -188,7 +152,7 @@ def _init() -> AppPaths:
     tmp = tmp_root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     global _session_lock
-    _session_lock = _SessionLock(tmp / LOCK_NAME)
+    _session_lock = ProcessLock(tmp / LOCK_NAME)  # held (never released) while this process lives
     clean_stale_temp(tmp_root, keep=tmp)
     gradio_tmp = tmp / "gradio"
     gradio_tmp.mkdir()
@@ -210,7 +174,7 @@ def _init() -> AppPaths:
     )
 
 
-_session_lock: _SessionLock | None = None
+_session_lock: ProcessLock | None = None
 PATHS: AppPaths = _init()
 
 

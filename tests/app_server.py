@@ -28,7 +28,7 @@ AUDIO = REPO / "tests" / "assets" / "audio"
 ARTIFACTS = REPO / "tests" / "_artifacts"
 TERMINAL_STATES = ("done", "partial", "failed", "cancelled")
 # Names of the page's outputs, in the order every main endpoint returns them
-# (chunky.app.page.PageLogic.OUTPUTS).
+# (chunky.app.logic.PageLogic.OUTPUTS).
 OUTPUTS = ("status", "progress", "transcript", "downloads", "jobs", "picker", "cancel")
 
 

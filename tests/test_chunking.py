@@ -8,8 +8,10 @@ import random
 import numpy as np
 import pytest
 
-from chunky.asr import chunking
-from chunky.asr.chunking import SEARCH_FRACTION, Chunk, find_pauses, plan_chunks, stitch
+from chunky.asr.chunking import SEARCH_FRACTION, Chunk, plan_chunks
+from chunky.asr.stitching import stitch
+from chunky.audio import pauses as energy_pauses
+from chunky.audio.pauses import find_pauses
 from chunky.transcript.model import Word
 
 RATE = 16_000
@@ -61,7 +63,7 @@ def test_find_pauses_int16_stereo_and_blocks(monkeypatch):
     pcm = np.round(x * 20000).astype(np.int16)
     assert np.allclose(find_pauses(pcm, RATE), base)
     assert np.allclose(find_pauses(np.stack([x, x], axis=1), RATE), base)
-    monkeypatch.setattr(chunking, "BLOCK_FRAMES", 7)
+    monkeypatch.setattr(energy_pauses, "BLOCK_FRAMES", 7)
     assert np.allclose(find_pauses(x, RATE), base)
 
 

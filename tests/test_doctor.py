@@ -23,20 +23,10 @@ import pytest
 from chunky.base.errors import FileLockedError
 from chunky.base.retry import WINDOWS_DOC_HINT
 from chunky.bootstrap import AppPaths
-from chunky.doctor import checks as doctor
-from chunky.doctor.checks import (
-    OK,
-    PROBLEM,
-    SECTIONS,
-    WARNING,
-    GpuDevice,
-    NvidiaSmiGpu,
-    NvidiaSmiInfo,
-    Report,
-    TorchInfo,
-    collect,
-    format_report,
-)
+from chunky.doctor import collect, format_report
+from chunky.doctor.context import SECTION_LOCKS, SECTION_MODELS, SECTION_SYNC, SECTIONS
+from chunky.doctor.probes import GB, GpuDevice, NvidiaSmiGpu, NvidiaSmiInfo, TorchInfo, is_inside, synced_by
+from chunky.doctor.report import DOC, OK, PROBLEM, WARNING, Finding, Report
 from chunky.models.store import ModelStore
 from tests.nemo_archives import build_nemo, truncated_copy
 
@@ -84,11 +74,11 @@ def redirected_env(paths: AppPaths, user: Path, **extra: str) -> dict[str, str]:
 
 
 def plenty(_path: Path) -> SimpleNamespace:
-    return SimpleNamespace(total=500 * doctor.GB, used=100 * doctor.GB, free=400 * doctor.GB)
+    return SimpleNamespace(total=500 * GB, used=100 * GB, free=400 * GB)
 
 
 def disk_with_free(free: float):
-    return lambda _path: SimpleNamespace(total=500 * doctor.GB, used=500 * doctor.GB - free, free=free)
+    return lambda _path: SimpleNamespace(total=500 * GB, used=500 * GB - free, free=free)
 
 
 def open_store(paths: AppPaths) -> ModelStore:
@@ -105,7 +95,7 @@ def diagnose(paths: AppPaths, env: dict[str, str], store: ModelStore | None = No
     return collect(paths, env, store or open_store(paths), **kwargs)
 
 
-def findings(report: Report, check: str, level: str | None = None) -> list[doctor.Finding]:
+def findings(report: Report, check: str, level: str | None = None) -> list[Finding]:
     return [f for f in report.findings if f.check == check and (level is None or f.level == level)]
 
 
@@ -178,7 +168,7 @@ def test_model_cache_in_the_onedrive_folder_named_by_the_environment(user):
     assert "the app folder" in warning.summary  # the whole install is synced: .venv too
     assert 'setx CHUNKY_HOME "C:\\ChunkyData"' in warning.fix
     assert "Always keep on this device" in warning.fix
-    assert warning.section == doctor.SECTION_SYNC
+    assert warning.section == SECTION_SYNC
     assert not findings(report, "sync", PROBLEM)  # a warning, not a problem
 
 
@@ -237,13 +227,13 @@ def test_icloud_drive_folder(user, tmp_path):
 
 def test_sync_detection_helpers(tmp_path):
     root = tmp_path / "OneDrive"
-    assert doctor.is_inside(root / "a" / "b", root)
-    assert doctor.is_inside(root, root)
-    assert not doctor.is_inside(tmp_path / "OneDriveX", root)  # a prefix of the name is not inside
-    assert doctor.synced_by(tmp_path / "Dropbox (Personal)" / "x", []) == [
+    assert is_inside(root / "a" / "b", root)
+    assert is_inside(root, root)
+    assert not is_inside(tmp_path / "OneDriveX", root)  # a prefix of the name is not inside
+    assert synced_by(tmp_path / "Dropbox (Personal)" / "x", []) == [
         ("Dropbox", tmp_path / "Dropbox (Personal)")
     ]
-    assert doctor.synced_by(tmp_path / "MyDropboxNotes" / "x", []) == []
+    assert synced_by(tmp_path / "MyDropboxNotes" / "x", []) == []
 
 
 # --- temp redirection -----------------------------------------------------------------------------------
@@ -260,7 +250,7 @@ def test_temp_redirection_not_in_effect(clean, system_temp):
     assert str(system_temp) in problem.summary and "GRADIO_TEMP_DIR=(not set)" in problem.summary
     assert "run.bat" in problem.fix and str(paths.tmp_root) in problem.fix
     assert "Add-MpPreference" not in problem.fix  # never advise excluding the system temp folder
-    assert problem.section == doctor.SECTION_LOCKS
+    assert problem.section == SECTION_LOCKS
 
 
 def test_one_variable_reset_is_enough_to_be_a_problem(clean, system_temp):
@@ -275,7 +265,7 @@ def test_one_variable_reset_is_enough_to_be_a_problem(clean, system_temp):
 
 
 @pytest.mark.parametrize(
-    ("free", "level"), [(400 * doctor.GB, OK), (3 * doctor.GB, WARNING), (0.4 * doctor.GB, PROBLEM)]
+    ("free", "level"), [(400 * GB, OK), (3 * GB, WARNING), (0.4 * GB, PROBLEM)]
 )
 def test_disk_space_thresholds(clean, free, level):
     paths, env = clean
@@ -365,7 +355,7 @@ def test_damaged_extracted_folder_is_a_problem_with_a_fix_that_works(clean, dama
     assert any("model_weights.ckpt" in d for d in problem.details)
     archive = paths.local_models / "demo.nemo"
     assert f'setup_local_models.py --import "{archive}"' in problem.fix
-    assert problem.section == doctor.SECTION_MODELS
+    assert problem.section == SECTION_MODELS
     store.import_archive(archive)  # what the printed command does
     assert findings(diagnose(paths, env, store), "model:demo", OK)
 
@@ -427,14 +417,14 @@ def test_locked_file_while_verifying(clean, monkeypatch):
 
     monkeypatch.setattr(store, "verify", locked)
     (problem,) = findings(diagnose(paths, env, store, verify=True), "model:demo")
-    assert problem.level == PROBLEM and problem.section == doctor.SECTION_LOCKS
+    assert problem.level == PROBLEM and problem.section == SECTION_LOCKS
     assert f'Add-MpPreference -ExclusionPath "{paths.model_cache}"' in problem.fix
 
 
 # --- GPU ------------------------------------------------------------------------------------------------
 
 
-def gpu_report(paths, env, torch: TorchInfo, smi: NvidiaSmiInfo) -> list[doctor.Finding]:
+def gpu_report(paths, env, torch: TorchInfo, smi: NvidiaSmiInfo) -> list[Finding]:
     report = diagnose(paths, env, probe_gpu=True, torch_probe=lambda: torch, smi_probe=lambda path: smi,
                       which=lambda name: "/usr/bin/nvidia-smi" if smi.path else None)
     return findings(report, "gpu")
@@ -443,7 +433,7 @@ def gpu_report(paths, env, torch: TorchInfo, smi: NvidiaSmiInfo) -> list[doctor.
 def test_gpu_available(clean):
     paths, env = clean
     torch = TorchInfo("2.7.0+cu128", cuda_build="12.8", cuda_available=True,
-                      devices=[GpuDevice("NVIDIA GeForce RTX 4070", 12 * doctor.GB, 10 * doctor.GB)])
+                      devices=[GpuDevice("NVIDIA GeForce RTX 4070", 12 * GB, 10 * GB)])
     smi = NvidiaSmiInfo("/usr/bin/nvidia-smi", ran=True, gpus=[NvidiaSmiGpu("RTX 4070", "576.02", 12282)])
     (finding,) = gpu_report(paths, env, torch, smi)
     assert finding.level == OK
@@ -492,7 +482,7 @@ def test_torch_that_cannot_load_its_dlls(clean):
 def test_bad_chunky_device_and_forced_cpu(clean):
     paths, env = clean
     torch = TorchInfo("2.7.0+cu128", cuda_build="12.8", cuda_available=True,
-                      devices=[GpuDevice("RTX 4090", 24 * doctor.GB)])
+                      devices=[GpuDevice("RTX 4090", 24 * GB)])
     env["CHUNKY_DEVICE"] = "gpu0"
     bad = gpu_report(paths, env, torch, NvidiaSmiInfo(None))
     assert [f.level for f in bad] == [PROBLEM, OK] and "auto, cpu or cuda" in bad[0].fix
@@ -528,7 +518,7 @@ def test_text_and_json_output(clean, system_temp):
     report = diagnose(paths, env)
     text = format_report(report)
     assert "[PROBLEM] Temporary files are not redirected" in text
-    assert f"(see docs/windows.md, section '{doctor.SECTION_LOCKS}')" in text
+    assert f"(see docs/windows.md, section '{SECTION_LOCKS}')" in text
     assert "fix: " in text and re.search(r"Found \d+ problems?", text)
     data = json.loads(json.dumps(report.to_dict()))
     assert data["ok"] is False and data["problems"] == len(report.problems)
@@ -565,7 +555,7 @@ def test_cli_registers_the_command():
     from chunky.cli.main import build_parser
 
     args = build_parser().parse_args(["doctor", "--json", "--verify", "--no-gpu"])
-    assert args._target == "chunky.doctor.checks:run_doctor"
+    assert args._target == "chunky.cli.doctor:run_doctor"
     assert args.json and args.verify and args.no_gpu
 
 
@@ -644,7 +634,7 @@ def test_windows_guide_sections_named_in_messages_exist():
         elif name is not None:
             assert name in titles, f"{where}: no section {name!r} in docs/windows.md"
         else:  # only the doctor's DOC constant names the guide alone (its findings carry a section)
-            assert where.startswith("doctor/") and text == doctor.DOC, (
+            assert where.startswith("doctor/") and text == DOC, (
                 f"{where} points to docs/windows.md without naming a section: {text!r}"
             )
     assert any(where.startswith("base/retry.py") and name for where, _, name, _ in refs)

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from chunky import export
 from chunky.asr.chunking import plan_chunks
 from chunky.base.errors import AudioError, ChunkyError
-from chunky.export import writers
 from tests.speech import RATE, TrueWord, align, assemble, wer, word_clips, write_flac
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -138,7 +138,7 @@ def test_every_format_round_trips_through_its_parser(ten_minute_transcript, tmp_
     import webvtt
 
     transcript, _ = ten_minute_transcript
-    paths = writers.write_outputs(transcript, tmp_path, "ten minutes", writers.FORMATS)
+    paths = export.write_outputs(transcript, tmp_path, "ten minutes", export.FORMATS)
     by_ext = {Path(p).suffix: Path(p) for p in paths}
     assert set(by_ext) == {".txt", ".srt", ".vtt", ".json", ".csv"}
     assert not list(tmp_path.glob("*.partial"))
@@ -242,7 +242,7 @@ def test_a_model_without_timestamps_still_gives_the_text(engine, monkeypatch, tm
     assert wer([t.word for t in truth], long.text.split()) <= 0.05
     import srt
 
-    cues = list(srt.parse(writers.get_writer("srt").format(long)))
+    cues = list(srt.parse(export.get_writer("srt").format(long)))
     assert len(cues) == len(long.segments)
 
 

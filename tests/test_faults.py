@@ -21,7 +21,8 @@ import pytest
 import soundfile as sf
 
 from chunky.base.errors import ChunkyError
-from chunky.jobs.runner import FileState, JobRunner, JobState
+from chunky.jobs.runner import JobRunner
+from chunky.jobs.state import FileState, JobState
 from tests.audio_fixtures import write_png, write_pyav
 from tests.nemo_archives import nemo_members, write_nemo
 from tests.speech import RATE, assemble, write_flac
@@ -326,18 +327,19 @@ def test_cancel_in_every_stage(runner, stack, long_file, stage, monkeypatch) -> 
 # --- the model store under faults ---------------------------------------------------------------------
 
 def test_killed_in_the_middle_of_an_extraction_then_started_again(tmp_path) -> None:
-    from chunky.models.store import STAGING_PREFIX, ModelStore
+    from chunky.models.extract import STAGING_PREFIX
+    from chunky.models.store import ModelStore
 
     lm, ex = tmp_path / "local_models", tmp_path / "extracted"
     lm.mkdir()
     members = nemo_members(weights_size=1024)
     members["model_weights.ckpt"] = os.urandom(300 * 1024 * 1024)
     write_nemo(lm / "big.nemo", members)
-    code = ("import sys; sys.path.insert(0, sys.argv[3]); import chunky.bootstrap; "
+    code = ("import sys; import chunky.bootstrap; "
             "from chunky.models.store import ModelStore; from pathlib import Path; "
             "ModelStore(Path(sys.argv[1]), Path(sys.argv[2])).ensure_extracted('big')")
     env = dict(os.environ, CHUNKY_HOME=str(tmp_path / "home"))
-    proc = subprocess.Popen([sys.executable, "-c", code, str(lm), str(ex), str(ROOT)], env=env)
+    proc = subprocess.Popen([sys.executable, "-c", code, str(lm), str(ex)], env=env)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -384,14 +386,14 @@ def test_corrupt_and_truncated_archives_name_the_file_and_leave_nothing(tmp_path
 def test_full_disk_during_extraction(tmp_path, monkeypatch) -> None:
     import errno
 
-    from chunky.models import store as store_module
+    from chunky.models import extract as extract_module
     from chunky.models.store import ModelStore, NotEnoughSpaceError
 
     lm, ex = tmp_path / "local_models", tmp_path / "extracted"
     lm.mkdir()
     shutil.copy(ASSETS / "digits-ctc.nemo", lm / "digits.nemo")
     store = ModelStore(lm, ex)
-    real_write = store_module._write_member
+    real_write = extract_module.write_member
     state = {"members": 0}
 
     def fills_up(reader, member, target):
@@ -400,7 +402,7 @@ def test_full_disk_during_extraction(tmp_path, monkeypatch) -> None:
             raise OSError(errno.ENOSPC, "No space left on device", str(target))
         return real_write(reader, member, target)
 
-    monkeypatch.setattr(store_module, "_write_member", fills_up)
+    monkeypatch.setattr(extract_module, "write_member", fills_up)
     with pytest.raises(NotEnoughSpaceError, match="full") as caught:
         store.ensure_extracted("digits")
     assert "digits.nemo" in str(caught.value)

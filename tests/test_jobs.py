@@ -14,10 +14,13 @@ import pytest
 
 from chunky.asr.engine import PartialTranscriptCancelled, Progress
 from chunky.base.errors import AudioError
-from chunky.export.writers import FORMATS
+from chunky.base.names import safe_stem, unique_stems
+from chunky.export import FORMATS
 from chunky.jobs import runner as jobs_module
-from chunky.jobs.runner import FileState, JobRunner, JobState, safe_stem, unique_stems
-from chunky.transcript.model import SubtitleLimits, Word, build_transcript
+from chunky.jobs.runner import RESERVED_STEMS, JobRunner
+from chunky.jobs.state import FileState, JobState
+from chunky.transcript.cues import SubtitleLimits, build_transcript
+from chunky.transcript.model import Word
 
 WAIT = 5.0  # seconds; only reached when something is broken
 
@@ -441,18 +444,18 @@ def test_safe_stem(name, stem):
 
 def test_unique_stems_ignore_case_and_reserve_job():
     names = ["a.wav", "A.mp3", "a.flac", "job.wav", "Job.wav"]
-    assert unique_stems(names) == ["a", "A-2", "a-3", "job-2", "Job-3"]
+    assert unique_stems(names, RESERVED_STEMS) == ["a", "A-2", "a-3", "job-2", "Job-3"]
 
 
 def test_a_file_that_cannot_be_saved_fails_alone(runner, engine, audio, monkeypatch):
-    real = jobs_module.writers.write_outputs
+    real = jobs_module.export.write_outputs
 
     def flaky(transcript, out_dir, stem, *args):
         if stem == "locked":
             raise PermissionError(13, "Permission denied", str(out_dir / "locked.txt"))
         return real(transcript, out_dir, stem, *args)
 
-    monkeypatch.setattr(jobs_module.writers, "write_outputs", flaky)
+    monkeypatch.setattr(jobs_module.export, "write_outputs", flaky)
     job = runner.submit("A", [audio("locked.wav", speech("kept")), audio("free.wav", speech("free"))], "m")
     snap = runner.wait(job, WAIT)
     assert snap.state is JobState.PARTIAL

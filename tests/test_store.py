@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+import chunky.models.extract as extract_mod
 import chunky.models.store as store_mod
 from chunky.base.errors import FileLockedError, InvalidNameError, ModelArchiveError, ModelNotFoundError
+from chunky.base.fs import ProcessLock
 from chunky.base.names import name_from_path, name_from_repo_id, validate_model_name
 from chunky.models.store import MANIFEST_NAME, ModelStore, NotEnoughSpaceError, sha256_file
 from tests.nemo_archives import (
@@ -172,7 +174,7 @@ def test_second_call_uses_the_quick_check_only(store: ModelStore, monkeypatch) -
         raise AssertionError("the full hash must not run when size and mtime are unchanged")
 
     monkeypatch.setattr(store_mod, "sha256_file", no_hash)
-    monkeypatch.setattr(store_mod.ModelStore, "_unpack", no_hash)
+    monkeypatch.setattr(extract_mod, "unpack", no_hash)
     assert store.ensure_extracted("demo") == folder
     assert (folder / "model_weights.ckpt").stat().st_ino == inode
 
@@ -185,7 +187,7 @@ def test_touched_archive_with_same_content_is_hashed_not_extracted(store: ModelS
     def no_unpack(*a, **k):
         raise AssertionError("same content: no extraction")
 
-    monkeypatch.setattr(store_mod.ModelStore, "_unpack", no_unpack)
+    monkeypatch.setattr(extract_mod, "unpack", no_unpack)
     assert store.ensure_extracted("demo") == folder
     manifest = json.loads((folder / MANIFEST_NAME).read_text())
     assert manifest["archive"]["mtime_ns"] == archive.stat().st_mtime_ns
@@ -345,7 +347,7 @@ def test_interrupted_extraction_keeps_the_old_folder_and_leaves_no_staging(
     folder = store.ensure_extracted("demo")
     old = (folder / "model_weights.ckpt").read_bytes()
     dropped(store, seed=2, weights_size=80 * 1024)
-    real = store_mod._write_member
+    real = extract_mod.write_member
 
     def killed(reader, member, target):
         if member.name.endswith("model_weights.ckpt"):
@@ -353,7 +355,7 @@ def test_interrupted_extraction_keeps_the_old_folder_and_leaves_no_staging(
             raise KeyboardInterrupt
         return real(reader, member, target)
 
-    monkeypatch.setattr(store_mod, "_write_member", killed)
+    monkeypatch.setattr(extract_mod, "write_member", killed)
     with pytest.raises(KeyboardInterrupt):
         store.ensure_extracted("demo")
     assert (folder / "model_weights.ckpt").read_bytes() == old, "the real folder is never half written"
@@ -366,7 +368,7 @@ def test_full_disk_gives_clear_error_and_removes_staging(store: ModelStore, monk
     def full(reader, member, target):
         raise OSError(errno.ENOSPC, "No space left on device", str(target))
 
-    monkeypatch.setattr(store_mod, "_write_member", full)
+    monkeypatch.setattr(extract_mod, "write_member", full)
     with pytest.raises(NotEnoughSpaceError) as info:
         store.ensure_extracted("demo")
     assert "full" in str(info.value) and "demo.nemo" in str(info.value)
@@ -410,7 +412,7 @@ def test_lock_error_mid_extraction_restarts_it_cleanly(home: Path, monkeypatch) 
     slept: list[float] = []
     store = ModelStore(home / "lm", home / "ex", retry_delays=(0.5, 1, 2, 4, 8), sleep=slept.append)
     dropped(store)
-    real = store_mod._write_member
+    real = extract_mod.write_member
     calls = {"n": 0}
 
     def scanner_grabs_the_file(reader, member, target):
@@ -420,7 +422,7 @@ def test_lock_error_mid_extraction_restarts_it_cleanly(home: Path, monkeypatch) 
             raise lock_error(target)
         return real(reader, member, target)
 
-    monkeypatch.setattr(store_mod, "_write_member", scanner_grabs_the_file)
+    monkeypatch.setattr(extract_mod, "write_member", scanner_grabs_the_file)
     folder = store.ensure_extracted("demo")
     assert slept == [0.5]
     assert (folder / "model_weights.ckpt").read_bytes() == nemo_members()["model_weights.ckpt"]
@@ -429,7 +431,7 @@ def test_lock_error_mid_extraction_restarts_it_cleanly(home: Path, monkeypatch) 
 
 
 def test_second_import_of_the_same_name_at_once_is_refused(store: ModelStore, tmp_path: Path) -> None:
-    held = store_mod._StagingLock(store.local_models / "demo.nemo.partial.lock")
+    held = ProcessLock(store.local_models / "demo.nemo.partial.lock")
     try:
         with pytest.raises(Exception, match="Another Chunky process is importing"):
             store.import_archive(build_nemo(tmp_path / "demo.nemo"))
@@ -444,7 +446,7 @@ def test_archive_locked_for_good_gives_file_locked_error(store: ModelStore, monk
     def locked(*a, **k):
         raise lock_error(archive)
 
-    monkeypatch.setattr(store_mod, "_ArchiveReader", locked)
+    monkeypatch.setattr(extract_mod, "ArchiveReader", locked)
     with pytest.raises(FileLockedError) as info:
         store.ensure_extracted("demo")
     assert str(archive) in str(info.value) and "extracting demo.nemo" in str(info.value)
@@ -465,7 +467,7 @@ def test_clean_staging_removes_leftovers_of_killed_runs_only(store: ModelStore) 
     (trash / "x").write_bytes(b"x")
     live = root / ".staging-demo-live"
     live.mkdir()
-    held = store_mod._StagingLock(root / ".staging-demo-live.lock")
+    held = ProcessLock(root / ".staging-demo-live.lock")
     lm = store.local_models
     old_partial = lm / ".chunky-sources.json.partial"
     old_partial.write_bytes(b"{")
@@ -479,7 +481,7 @@ def test_clean_staging_removes_leftovers_of_killed_runs_only(store: ModelStore) 
     live_import = lm / "live.nemo.partial"
     live_import.write_bytes(b"being copied")
     os.utime(live_import, (1, 1))
-    held_import = store_mod._StagingLock(lm / "live.nemo.partial.lock")
+    held_import = ProcessLock(lm / "live.nemo.partial.lock")
     try:
         ModelStore(lm, root)  # a second process starting up
         remaining = sorted(p.name for p in root.iterdir())
@@ -499,13 +501,13 @@ def test_clean_staging_removes_leftovers_of_killed_runs_only(store: ModelStore) 
 def test_concurrent_ensure_extracted_extracts_once(store: ModelStore, monkeypatch) -> None:
     dropped(store)
     calls = {"n": 0}
-    real = store_mod.ModelStore._unpack
+    real = extract_mod.unpack
 
-    def counting(self, *a, **k):
+    def counting(*a, **k):
         calls["n"] += 1
-        return real(self, *a, **k)
+        return real(*a, **k)
 
-    monkeypatch.setattr(store_mod.ModelStore, "_unpack", counting)
+    monkeypatch.setattr(extract_mod, "unpack", counting)
     results: list[Path] = []
     threads = [
         threading.Thread(target=lambda: results.append(store.ensure_extracted("demo"))) for _ in range(4)

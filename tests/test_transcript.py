@@ -7,16 +7,14 @@ import random
 
 import pytest
 
-from chunky.transcript.model import (
-    Segment,
+from chunky.transcript.cues import (
     SubtitleLimits,
-    Transcript,
-    Word,
     _sentence_break,
     build_transcript,
     segment_words,
     wrap_lines,
 )
+from chunky.transcript.model import Segment, Transcript, Word
 
 VOCAB = ["a", "I", "the", "cat", "sat", "on", "mat", "whether", "extraordinary", "internationalisation",
          "hello,", "world.", "why?", "yes!", "okay", "Dr.", "e.g.", "well;", "data", "x" * 50, "naïve",

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from chunky.asr import chunking
+from chunky.audio import pauses as energy
 from chunky.audio import vad
 from tests.conftest import skip_or_fail
 from tests.speech import RATE, TrueWord, assemble, word_clips
@@ -135,9 +136,9 @@ def test_clean_speech_both_methods_find_the_gaps_and_never_cut_a_word(seed):
         assert used == method
         assert_never_cuts_a_word(found, truth, duration)
         assert gaps_found(found, truth) >= 0.95, method
-    # silero gives the same pauses as find_speech_pauses; energy the same as chunking.find_pauses
+    # silero gives the same pauses as find_speech_pauses; energy the same as energy.find_pauses
     assert vad.pauses(audio, RATE, "silero")[0] == vad.find_speech_pauses(audio, RATE)
-    assert vad.pauses(audio, RATE, "energy")[0] == chunking.find_pauses(audio, RATE)
+    assert vad.pauses(audio, RATE, "energy")[0] == energy.find_pauses(audio, RATE)
 
 
 # --- (b) loud background ----------------------------------------------------------------------------------
@@ -177,7 +178,7 @@ def test_without_silero_auto_falls_back_to_energy_and_says_so_once(no_silero, ca
     with caplog.at_level(logging.INFO, logger="chunky.audio.vad"):
         found, used = vad.pauses(audio, RATE)
     assert used == "energy"
-    assert found == chunking.find_pauses(audio, RATE)
+    assert found == energy.find_pauses(audio, RATE)
     unavailable = [r for r in caplog.records if "silero VAD unavailable" in r.getMessage()]
     assert len(unavailable) == 1
     assert unavailable[0].levelno == logging.INFO
@@ -205,7 +206,7 @@ def test_a_failing_vad_run_falls_back_too(monkeypatch, caplog):
     monkeypatch.setattr(vad, "speech_probabilities", broken)
     audio, _ = assemble(10.0, seed=14)
     with caplog.at_level(logging.INFO, logger="chunky.audio.vad"):
-        assert vad.pauses(audio, RATE) == (chunking.find_pauses(audio, RATE), "energy")
+        assert vad.pauses(audio, RATE) == (energy.find_pauses(audio, RATE), "energy")
     assert "silero VAD failed (RuntimeError: bad state); finding pauses by energy" in caplog.text
 
 
@@ -270,7 +271,7 @@ def test_silence_and_a_noise_floor_are_one_pause():
     assert vad.find_speech_pauses(np.zeros(RATE * 5, np.float32), RATE) == [(0.0, 5.0)]
     hiss = np.random.default_rng(0).normal(0, 0.01, RATE * 4).astype(np.float32)
     assert vad.find_speech_pauses(hiss, RATE) == [(0.0, 4.0)]
-    assert vad.pauses(np.zeros(RATE * 3, np.float32), RATE)[0] == chunking.find_pauses(
+    assert vad.pauses(np.zeros(RATE * 3, np.float32), RATE)[0] == energy.find_pauses(
         np.zeros(RATE * 3, np.float32), RATE) == [(0.0, 3.0)]
 
 

@@ -16,9 +16,10 @@ import pytest
 import srt
 import webvtt
 
-from chunky.export import writers
-from chunky.export.writers import FORMATS, format_timestamp, get_writer, parse_formats, write_outputs
-from chunky.transcript.model import Segment, SubtitleLimits, Transcript, Word, build_transcript, wrap_lines
+from chunky import export
+from chunky.export import FORMATS, format_timestamp, get_writer, parse_formats, write_outputs
+from chunky.transcript.cues import SubtitleLimits, build_transcript, wrap_lines
+from chunky.transcript.model import Segment, Transcript, Word
 
 TIMING = re.compile(r"\d{2,}:\d{2}:\d{2}\.\d{3} --> \d{2,}:\d{2}:\d{2}\.\d{3}")
 TRICKY = ['He said, "no"', "fish & chips", "a < b > c", "naïve café —", "x" * 60, "3,5 €", "-->"]
@@ -184,7 +185,7 @@ def test_failing_writer_leaves_no_partial_and_no_files(tmp_path, monkeypatch):
     def boom(self, transcript):
         raise Boom("writer bug")
 
-    monkeypatch.setattr(writers.CsvWriter, "format", boom)
+    monkeypatch.setattr(export.data.CsvWriter, "format", boom)
     with pytest.raises(Boom):
         write_outputs(make_transcript(), tmp_path, "talk", FORMATS)
     assert list(tmp_path.iterdir()) == []
@@ -197,7 +198,7 @@ def test_failed_write_or_replace_leaves_no_partial_and_keeps_the_old_file(tmp_pa
     def failing_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(writers.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError):
         write_outputs(t, tmp_path, "talk", ["srt"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["talk.srt"]
@@ -208,7 +209,7 @@ def test_failed_write_or_replace_leaves_no_partial_and_keeps_the_old_file(tmp_pa
     def failing_fsync(fd):
         raise OSError(5, "I/O error")
 
-    monkeypatch.setattr(writers.os, "fsync", failing_fsync)
+    monkeypatch.setattr(os, "fsync", failing_fsync)
     with pytest.raises(OSError):
         write_outputs(t, tmp_path, "talk", ["txt"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["talk.srt"]
@@ -226,7 +227,7 @@ def test_replace_is_retried_while_the_file_is_locked(tmp_path, monkeypatch):
             raise exc
         real_replace(src, dst)
 
-    monkeypatch.setattr(writers.os, "replace", locked_once)
+    monkeypatch.setattr(os, "replace", locked_once)
     [path] = write_outputs(make_transcript(), tmp_path, "talk", ["csv"])
     assert len(calls) == 2 and path.read_text(encoding="utf-8").startswith("start,end,text\n")
     assert [p.name for p in tmp_path.iterdir()] == ["talk.csv"]

@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from chunky.asr.chunking import Chunk, plan_chunks, stitch
+from chunky.asr.chunking import Chunk, plan_chunks
+from chunky.asr.stitching import stitch
 from chunky.audio import decode as audio
 from chunky.audio import vad
 from chunky.base.errors import CancelledError, ChunkyError
-from chunky.transcript.model import Segment, SubtitleLimits, Transcript, Word, build_transcript
+from chunky.transcript.cues import SubtitleLimits, build_transcript
+from chunky.transcript.model import Segment, Transcript, Word
 
 log = logging.getLogger("chunky.asr.engine")
 

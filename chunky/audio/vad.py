@@ -1,7 +1,7 @@
 """Pauses between speech for cutting chunks: silero VAD where it loads, the energy finder otherwise.
 
 The silero-vad wheel carries its model (TorchScript, run with the torch we already have), so this works
-offline. Energy (:func:`chunky.asr.chunking.find_pauses`) is enough on quiet recordings but a steady loud
+offline. Energy (:func:`chunky.audio.pauses.find_pauses`) is enough on quiet recordings but a steady loud
 background (music, traffic, hum with a swell) hides the gaps between words from it; the VAD still
 hears them.
 
@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from chunky.asr.chunking import find_pauses as find_energy_pauses
-from chunky.asr.chunking import runs
+from chunky.audio.pauses import find_pauses as find_energy_pauses
+from chunky.audio.pauses import runs
 
 log = logging.getLogger("chunky.audio.vad")
 
@@ -107,7 +107,7 @@ def method_from_env() -> str:
 
 def _mono_float(samples: np.ndarray) -> np.ndarray:
     x = np.asarray(samples)
-    if x.ndim == 2:  # (samples, channels) or (channels, samples), as chunking.find_pauses takes it
+    if x.ndim == 2:  # (samples, channels) or (channels, samples), as pauses.find_pauses takes it
         x = x.mean(axis=1 if x.shape[0] >= x.shape[1] else 0)
     if x.ndim != 1:
         raise ValueError(f"expected mono or (samples, channels) audio, got shape {np.shape(samples)}")
@@ -171,7 +171,7 @@ def speech_probabilities(samples: np.ndarray, model: Any | None = None) -> np.nd
 
 def find_speech_pauses(samples: np.ndarray, rate: int, min_pause: float = 0.3) -> list[tuple[float, float]]:
     """Gaps between speech of at least ``min_pause`` seconds as ``(start, end)`` seconds, in order (the
-    same form as :func:`chunky.asr.chunking.find_pauses`), by silero VAD. Raises :class:`VadUnavailable`."""
+    same form as :func:`chunky.audio.pauses.find_pauses`), by silero VAD. Raises :class:`VadUnavailable`."""
     x = _mono_float(samples)
     if rate <= 0 or len(x) == 0:
         return []
@@ -211,7 +211,7 @@ def pauses(samples: np.ndarray, rate: int, method: str = "auto") -> tuple[list[t
     """(pauses, method used) for :func:`chunky.asr.chunking.plan_chunks`.
 
     ``method``: ``"auto"`` or ``"silero"``: silero VAD where it loads, else the energy finder
-    (:func:`chunky.asr.chunking.find_pauses`) with one log line saying why (a warning when silero was asked
+    (:func:`chunky.audio.pauses.find_pauses`) with one log line saying why (a warning when silero was asked
     for by name); ``"energy"``: the energy finder. The method used is logged.
     """
     method = (method or "auto").strip().lower()

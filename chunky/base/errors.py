@@ -33,3 +33,7 @@ class InvalidNameError(ChunkyError):
 
 class CancelledError(ChunkyError):
     """A job was cancelled by the user; work finished before the cancel is kept."""
+
+
+class NotEnoughSpaceError(ChunkyError):
+    """The disk filled up (or would) while writing a model."""

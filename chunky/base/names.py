@@ -1,7 +1,10 @@
-"""Model names: they become file and folder names (``<name>.nemo``, ``extracted/<name>/``) on every OS."""
+"""Names that become file and folder names on every OS: model names (``<name>.nemo``, ``extracted/<name>/``)
+and the stems of output files."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from chunky.base.errors import InvalidNameError
@@ -13,6 +16,8 @@ _RESERVED = frozenset(
     | {f"LPT{i}" for i in "123456789¹²³"}
 )
 _FORBIDDEN_CHARS = '<>:"|?*'
+MAX_STEM = 80
+PARTIAL_MARK = ".partial"  # outputs of a file cancelled midway: "<stem>.partial.txt", ...
 _EXAMPLE = "Use letters, digits, '-', '_' and '.', e.g. parakeet-tdt-0.6b-v2."
 
 
@@ -78,3 +83,41 @@ def is_valid_model_name(name: str) -> bool:
     except InvalidNameError:
         return False
     return True
+
+
+# --- output file names ----------------------------------------------------------------------------
+
+_WIN_BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+
+
+def safe_stem(name: str) -> str:
+    """A file stem from a display name (extension dropped) that Windows, macOS and Linux all accept."""
+    base = re.split(r"[/\\]", name)[-1]
+    stem, dot, _ext = base.rpartition(".")
+    if not dot or not stem.strip(" ."):
+        stem = base
+    stem = _WIN_BAD_CHARS.sub("_", stem).strip().strip(".").strip()
+    stem = stem[:MAX_STEM].rstrip(" .")
+    if not stem:
+        stem = "recording"
+    if is_reserved_windows_name(stem):  # "CON.txt" and "con.x.txt" are reserved too
+        stem = "_" + stem
+    if stem.lower().endswith(PARTIAL_MARK):  # "<stem>.partial.*" are the outputs of a cancelled file
+        stem = stem[: -len(PARTIAL_MARK)] + "_partial"
+    return stem
+
+
+def unique_stems(names: Sequence[str], reserved: Iterable[str] = ()) -> list[str]:
+    """Safe stems (:func:`safe_stem`), unique among themselves and ``reserved`` without regard to case
+    (Windows and macOS file systems): a repeated name gets ``-2``, ``-3``, ..."""
+    taken = {r.lower() for r in reserved}
+    out: list[str] = []
+    for name in names:
+        stem = safe_stem(name)
+        candidate, n = stem, 1
+        while candidate.lower() in taken:
+            n += 1
+            candidate = f"{stem}-{n}"
+        taken.add(candidate.lower())
+        out.append(candidate)
+    return out

@@ -46,7 +46,7 @@ def _paths_args(p: argparse.ArgumentParser) -> None:
 
 
 @command("doctor", "check this PC's set-up (GPU, temp folder, antivirus/sync risks, disk space, models)",
-         "chunky.doctor.checks:run_doctor")
+         "chunky.cli.doctor:run_doctor")
 def _doctor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--verify", action="store_true",

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from chunky.base.errors import ChunkyError
-from chunky.models.store import ModelStore, human_size
+from chunky.base.fs import human_size
+from chunky.models.store import ModelStore
 
 log = logging.getLogger("chunky.setup")
 

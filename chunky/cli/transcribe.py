@@ -85,11 +85,11 @@ def expand_patterns(names: list[str]) -> list[str]:
 def run_transcribe(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from chunky import export
     from chunky.asr.engine import Engine, EngineOptions, Progress
-    from chunky.export import writers
     from chunky.models.manager import ModelManager
 
-    formats = writers.parse_formats(args.format)
+    formats = export.parse_formats(args.format)
     # Absolute paths: NeMo changes the working directory during a load.
     files = [Path(f).expanduser().resolve() for f in expand_patterns(args.files)]
     out_dir = Path(args.out).expanduser().resolve() if args.out else None
@@ -114,7 +114,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
         try:
             transcript = engine.transcribe(path, model_name, progress=progress)
-            written = writers.write_outputs(transcript, out_dir or path.parent, path.stem, formats)
+            written = export.write_outputs(transcript, out_dir or path.parent, path.stem, formats)
         except ChunkyError as exc:
             bar.close()
             failures.append((path, str(exc)))

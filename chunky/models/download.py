@@ -22,9 +22,11 @@ from urllib.parse import urlsplit
 
 from chunky import __version__
 from chunky.base.errors import ChunkyError, DownloadError, InvalidNameError, ModelArchiveError
+from chunky.base.fs import human_size, sha256_file
 from chunky.base.names import name_from_repo_id
 from chunky.base.retry import retry_on_lock
-from chunky.models.store import SourceRegistry, check_nemo_file, human_size, sha256_file
+from chunky.models.archive import check_nemo_file
+from chunky.models.sources import SourceRegistry
 
 log = logging.getLogger("chunky.models.download")
 

@@ -1,0 +1,151 @@
+"""Everything the page does, per browser tab, without Gradio: submit, cancel, pick a job, and render only
+what changed since the tab's last poll."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chunky.app.html import (
+    job_label,
+    jobs_html,
+    message_html,
+    progress_html,
+    status_html,
+    transcript_text,
+)
+from chunky.app.service import Service
+from chunky.base.errors import ChunkyError
+
+log = logging.getLogger(__name__)
+
+MAX_VIEWS = 1000  # tabs remembered (one small entry each; the oldest is forgotten first)
+EARLIER_JOBS_SHOWN = 30  # jobs of earlier runs offered in the picker
+
+
+@dataclass
+class _View:
+    job: str | None = None  # the job shown on the right
+    flash: str | None = None  # an error that belongs to no job (nothing to transcribe, model missing)
+    sent: dict[str, str] = field(default_factory=dict)  # fingerprints of what this tab was last sent
+    version: int = 0  # bumped by every action; a poll that overlapped one does not record what it sent
+
+
+class PageLogic:
+    """Everything the page does, per owner (tab); the handlers in :func:`build_page` only translate."""
+
+    OUTPUTS = ("status", "progress", "transcript", "downloads", "jobs", "picker", "cancel")
+
+    def __init__(self, service: Service):
+        self.service = service
+        self._views: OrderedDict[str, _View] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _view(self, owner: str) -> _View:
+        with self._lock:
+            view = self._views.get(owner)
+            if view is None:
+                view = self._views[owner] = _View()
+                while len(self._views) > MAX_VIEWS:
+                    self._views.popitem(last=False)
+            else:
+                self._views.move_to_end(owner)
+            return view
+
+    def _touch(self, view: _View) -> None:
+        with self._lock:
+            view.version += 1
+            view.sent = {}
+
+    # --- actions
+
+    def submit(self, owner: str, files: list[str] | None, recording: str | None, model: str | None) -> bool:
+        """Queue a job of the uploaded files plus the recording; False (and a message) if none was queued."""
+        view = self._view(owner)
+        submitted = False
+        paths: list[Path] = []
+        names: list[str | None] = []
+        for f in files or []:
+            paths.append(Path(f))
+            names.append(Path(f).name)
+        if recording:
+            paths.append(Path(recording))
+            names.append(f"microphone-{time.strftime('%Y%m%d-%H%M%S')}{Path(recording).suffix or '.wav'}")
+        try:
+            job_id = self.service.submit(owner, paths, model, names)
+        except ChunkyError as exc:
+            view.flash = str(exc)
+        except Exception as exc:  # a bug: say so on the page, keep the server going
+            log.exception("Submitting a job failed")
+            view.flash = f"Internal error: {type(exc).__name__}: {exc}"
+        else:
+            view.job, view.flash = job_id, None
+            submitted = True
+        self._touch(view)
+        return submitted
+
+    def cancel(self, owner: str) -> None:
+        view = self._view(owner)
+        if view.job:
+            self.service.runner.cancel(view.job, owner)
+        self._touch(view)
+
+    def select(self, owner: str, job_id: str | None) -> None:
+        view = self._view(owner)
+        if job_id:
+            try:
+                self.service.runner.snapshot(job_id, owner)
+            except KeyError:
+                job_id = None
+        if job_id:
+            view.job, view.flash = job_id, None
+        self._touch(view)
+
+    # --- rendering
+
+    def render(self, owner: str, force: bool = False) -> dict[str, Any]:
+        """Output name -> new value, for the outputs that changed since this tab's last render."""
+        view = self._view(owner)
+        with self._lock:
+            version, sent = view.version, dict(view.sent)
+        runner = self.service.runner
+        jobs = runner.jobs(owner)
+        if view.job is None and jobs and not view.flash:
+            view.job = jobs[0].id  # e.g. a tab whose view was forgotten: show its newest job
+        earlier = runner.earlier(limit=EARLIER_JOBS_SHOWN)  # finished before this start: kept on disk
+        snap = next((j for j in [*jobs, *earlier] if j.id == view.job), None)
+        values: dict[str, Any] = {"status": status_html(self.service)}
+        parts = [message_html("error", view.flash)] if view.flash else []
+        if snap is not None:
+            parts.append(progress_html(snap))
+            values["transcript"] = transcript_text(snap)
+            values["downloads"] = [str(p) for p in snap.outputs if p.is_file()] or None
+        else:
+            if not parts:
+                parts.append('<div class="chunky-empty">Add recordings on the left and press '
+                             '<b>Transcribe</b>. Progress and the transcript appear here.</div>')
+            values["transcript"] = ""
+            values["downloads"] = None
+        values["progress"] = "".join(parts)
+        values["jobs"] = jobs_html(jobs, view.job, runner.outputs_dir)
+        choices = [(job_label(j), j.id) for j in jobs]
+        choices += [(job_label(j, earlier=True), j.id) for j in earlier]
+        values["picker"] = (choices, view.job if snap is not None else None)
+        values["cancel"] = bool(snap is not None and snap.active and not snap.cancel_requested)
+        digests = {k: _digest(v) for k, v in values.items()}
+        changed = {k: v for k, v in values.items() if force or sent.get(k) != digests[k]}
+        with self._lock:
+            if view.version == version:
+                view.sent.update({k: digests[k] for k in changed})
+        return changed
+
+
+def _digest(value: Any) -> str:
+    """A short fingerprint of an output value (a tab's memory of what it was sent stays small)."""
+    return hashlib.blake2b(repr(value).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()

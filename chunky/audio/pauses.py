@@ -1,0 +1,94 @@
+"""Pauses found by energy: silences of a recording measured against its own levels. numpy only.
+
+The VAD (:mod:`chunky.audio.vad`) hears gaps between words under steady loud background that hides them
+from energy; this finder is its fallback and what a quiet recording needs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# find_pauses: frames quieter than floor + THRESHOLD_FRACTION * (speech level - floor) are silent.
+FLOOR_PERCENTILE = 5.0
+SPEECH_PERCENTILE = 98.0
+THRESHOLD_FRACTION = 0.3
+MAX_RANGE_DB = 50.0  # the floor is taken no lower than this far below the speech level
+MIN_RANGE_DB = 6.0  # a recording whose levels span less than this has no detectable pauses
+SILENT_DBFS = -70.0  # a recording whose speech level is below this is silent throughout
+BLIP_SECONDS = 0.05  # a sound this short between silent frames (a click) does not end a pause
+BLOCK_FRAMES = 1 << 12  # frames measured per numpy block (bounds memory for hours of audio)
+
+
+def _frame_levels(samples: np.ndarray, frame_len: int) -> np.ndarray:
+    """Level of each whole frame in dBFS (DC removed); a last partial frame counts when over half full."""
+    n = len(samples)
+    n_frames = n // frame_len + (1 if n % frame_len > frame_len // 2 else 0)
+    levels = np.empty(n_frames, dtype=np.float64)
+    for first in range(0, n_frames, BLOCK_FRAMES):
+        last = min(n_frames, first + BLOCK_FRAMES)
+        block = np.asarray(samples[first * frame_len : last * frame_len], dtype=np.float64)
+        whole = len(block) // frame_len
+        if whole:
+            frames = block[: whole * frame_len].reshape(whole, frame_len)
+            levels[first : first + whole] = frames.var(axis=1)
+        if first + whole < last:  # the partial last frame
+            levels[first + whole] = block[whole * frame_len :].var()
+    return 10.0 * np.log10(levels + 1e-12)
+
+
+def find_pauses(
+    samples: np.ndarray, sample_rate: int, min_pause: float = 0.3, frame: float = 0.02
+) -> list[tuple[float, float]]:
+    """Silences of at least ``min_pause`` seconds as ``(start, end)`` seconds, in order.
+
+    Energy per ``frame`` seconds, against a threshold set by the recording's own levels: the floor is
+    a low percentile of the frame levels (background noise, room tone), the speech level a high one,
+    and frames below ``floor + 30% of the range`` are silent. So a constant noise floor or a quiet
+    recording does not hide the pauses. Integer samples are scaled to [-1, 1]; several channels are
+    averaged.
+    """
+    x = np.asarray(samples)
+    if x.ndim == 2:  # (samples, channels) as soundfile gives it, or (channels, samples)
+        x = x.mean(axis=1 if x.shape[0] >= x.shape[1] else 0)
+    if x.ndim != 1:
+        raise ValueError(f"expected mono or (samples, channels) audio, got shape {np.shape(samples)}")
+    if np.issubdtype(x.dtype, np.integer):
+        x = x.astype(np.float32) / float(np.iinfo(x.dtype).max + 1)
+    if sample_rate <= 0 or len(x) == 0:
+        return []
+    frame_len = max(1, round(frame * sample_rate))
+    hop = frame_len / sample_rate
+    duration = len(x) / sample_rate
+    levels = _frame_levels(x, frame_len)
+    if len(levels) == 0:
+        return []
+    speech = float(np.percentile(levels, SPEECH_PERCENTILE))
+    if speech < SILENT_DBFS:
+        return [(0.0, duration)] if duration >= min_pause else []
+    floor = max(float(np.percentile(levels, FLOOR_PERCENTILE)), speech - MAX_RANGE_DB)
+    if speech - floor < MIN_RANGE_DB:
+        return []
+    silent = levels < floor + THRESHOLD_FRACTION * (speech - floor)
+
+    spans = runs(silent)
+    blip = max(1, int(BLIP_SECONDS / hop))
+    # Fill short sounds between two silent runs (clicks, breath bursts).
+    for i in range(1, len(spans) - 1):
+        value, a, b = spans[i]
+        if not value and b - a <= blip:
+            silent[a:b] = True
+    pauses = []
+    min_frames = min_pause / hop
+    for value, a, b in runs(silent):
+        if value and b - a >= min_frames - 1e-9:
+            pauses.append((a * hop, min(duration, b * hop)))
+    return pauses
+
+
+def runs(mask: np.ndarray) -> list[tuple[bool, int, int]]:
+    """(value, first, end) of each run of equal values."""
+    if len(mask) == 0:
+        return []
+    change = np.flatnonzero(mask[1:] != mask[:-1]) + 1
+    bounds = np.concatenate(([0], change, [len(mask)]))
+    return [(bool(mask[a]), int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
