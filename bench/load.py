@@ -42,9 +42,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from common import (  # noqa: E402 - after the path setup
     DEFAULT_WORK,
     REPO_ROOT,
@@ -462,7 +459,7 @@ def run_worker(method: str, built_nemo: Path, folder: Path, work: Path, log_file
     env = dict(os.environ)
     tmp = work / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    env.update(TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp), PYTHONPATH=str(REPO_ROOT))
+    env.update(TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp))
     proc = subprocess.run(cmd, cwd=str(REPO_ROOT), env=env, capture_output=True, text=True)
     with log_file.open("a", encoding="utf-8") as fh:
         fh.write(f"\n===== {method} rc={proc.returncode}\n{proc.stderr}\n{proc.stdout}\n")

@@ -36,9 +36,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from common import (  # noqa: E402 - after the path setup
     DEFAULT_WORK,
     REPO_ROOT,
@@ -128,7 +125,8 @@ def worker(work: Path, audio_path: Path, variant: str) -> dict[str, Any]:
     import chunky.asr.engine
     import chunky.audio.decode
     import chunky.audio.vad
-    from chunky.asr.engine import Engine, EngineOptions, Progress
+    from chunky.asr.engine import Engine
+    from chunky.asr.options import EngineOptions, Progress
     from chunky.models.manager import ModelManager
     from chunky.models.store import ModelStore
 
@@ -279,7 +277,7 @@ def run_worker(work: Path, audio: Path, variant: str, log_file: Path, label: str
     env = dict(os.environ)
     tmp = work / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    env.update(TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp), PYTHONPATH=str(REPO_ROOT))
+    env.update(TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp))
     env.update(VARIANT_ENV.get(variant, {}))
     proc = subprocess.run(cmd, cwd=str(REPO_ROOT), env=env, capture_output=True, text=True)
     with log_file.open("a", encoding="utf-8") as fh:

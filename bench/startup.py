@@ -29,8 +29,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from common import (  # noqa: E402
     REPO_ROOT,
     concurrent_load,

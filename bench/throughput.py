@@ -47,9 +47,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from common import (  # noqa: E402 - after the path setup
     DEFAULT_WORK,
     REPO_ROOT,
@@ -160,7 +157,8 @@ def worker(method: str, name: str, work: Path, audio_path: Path, warm_path: Path
     import nemo.collections.asr  # noqa: F401 - paid once per process by every method, measured apart
     import torch
 
-    from chunky.asr.engine import Engine, EngineOptions
+    from chunky.asr.engine import Engine
+    from chunky.asr.options import EngineOptions
     from chunky.models.manager import ModelManager
     from chunky.models.store import ModelStore
 
@@ -258,7 +256,7 @@ def run_subprocess(args: list[str], work: Path, log_file: Path, label: str,
     env = dict(os.environ)
     tmp = work / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    env.update(TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp), PYTHONPATH=str(REPO_ROOT))
+    env.update(TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp))
     try:
         proc = subprocess.run(cmd, cwd=str(REPO_ROOT), env=env, capture_output=True, text=True,
                               timeout=timeout)

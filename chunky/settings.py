@@ -1,44 +1,285 @@
-"""Small persistent preferences (last model used) in model_cache/settings.json, written atomically."""
+"""One typed settings value for the whole app, built once at the entry point and passed down.
+
+Where a setting comes from, lowest to highest precedence: the built-in default, ``settings.json`` in
+``model_cache`` (choices the page saves, such as the last model used), the environment (``CHUNKY_*``),
+the command line. Nothing below the entry points reads the environment: they get a :class:`Settings` (or
+the part of it they need, e.g. :meth:`Settings.engine_options`).
+
+A bad value in the environment or in ``settings.json`` never stops Chunky: it is ignored with a warning,
+kept in :attr:`Settings.rejected` (the doctor reports it), and the next source down applies. The
+command line is checked by argparse itself. ``python -m chunky config`` prints every setting with its
+value and where it came from.
+
+``CHUNKY_HOME`` is read by :mod:`chunky.bootstrap` (it must be, before anything else); the installer's
+``CHUNKY_TORCH_*`` by :mod:`chunky.setup_env`.
+"""
 
 from __future__ import annotations
 
-import json
+import argparse
+import dataclasses
 import logging
-import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("chunky.settings")
+from chunky.asr.options import VAD_METHODS, EngineOptions
+from chunky.base.fs import atomic_write_json, read_json
+from chunky.base.retry import DEFAULT_DELAYS
+from chunky.export import FORMATS, UnknownFormatError, parse_formats
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FILE = "settings.json"
+DEVICES = ("auto", "cpu", "cuda")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)\s*$", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
 class Settings:
-    def __init__(self, path: Path):
-        self.path = Path(path)
+    model: str | None = None  # the model to use; None: the default one, else the first installed
+    device: str = "auto"  # auto, cpu, cuda
+    batch_size: int = 8  # chunks per model call (halved on GPU out-of-memory)
+    chunk_seconds: float = 30.0  # longest piece of audio given to the model at once
+    vad: str = "auto"  # how pauses are found: auto, silero, energy
+    formats: tuple[str, ...] = FORMATS  # output formats written for every recording
+    max_upload: str = "4gb"  # the page's upload limit
+    lock_retry_delays: tuple[float, ...] = DEFAULT_DELAYS  # seconds between retries of a locked file
+    host: str = "127.0.0.1"  # the page's address (127.0.0.1: this PC only)
+    port: int = 7860  # the page's port (the next free one is used)
+    open_browser: bool = True
+    share: bool = False  # a public Gradio share link
+    # name -> "default", "settings.json", "environment CHUNKY_X" or "command line --x"
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # name -> (source, raw value, why) for values that were ignored
+    rejected: Mapping[str, tuple[str, str, str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def engine_options(self) -> EngineOptions:
+        return EngineOptions(chunk_seconds=self.chunk_seconds, batch_size=self.batch_size, vad=self.vad)
+
+    def origin(self, name: str) -> str:
+        return self.origins.get(name, "default")
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(name, value as text, where it came from) of every setting, for ``python -m chunky config``."""
+        return [(o.name, o.show(getattr(self, o.name)), self.origin(o.name)) for o in OPTIONS]
+
+
+# --- parsing ------------------------------------------------------------------------------------------
+
+
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        try:
+            value = kind(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"not a {'whole ' if kind is int else ''}number") from None
+        if not value > 0:
+            raise ValueError("must be more than 0")
+        return value
+
+    return parse
+
+
+def _choice(choices: Iterable[str]) -> Callable[[str], str]:
+    options = tuple(choices)
+
+    def parse(raw: str) -> str:
+        value = str(raw).strip().lower()
+        if value not in options:
+            raise ValueError(f"choose one of {', '.join(options)}")
+        return value
+
+    return parse
+
+
+def _text(raw: str) -> str | None:
+    return str(raw).strip() or None
+
+
+def _formats(raw: str | Iterable[str]) -> tuple[str, ...]:
+    try:
+        return parse_formats(raw)
+    except UnknownFormatError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def parse_delays(raw: str) -> tuple[float, ...]:
+    """``"0.5,1,2"`` -> (0.5, 1.0, 2.0): the seconds waited before each retry of a locked file."""
+    try:
+        delays = tuple(float(part) for part in str(raw).split(",") if part.strip())
+    except ValueError:
+        raise ValueError("not a list of seconds such as 0.5,1,2,4,8") from None
+    if any(d < 0 for d in delays):
+        raise ValueError("seconds cannot be negative")
+    return delays
+
+
+def parse_size(raw: str) -> str:
+    """``"4gb"``, ``"500 MB"``: the form Gradio's ``max_file_size`` takes."""
+    match = _SIZE.match(str(raw))
+    if not match:
+        raise ValueError("not a size such as 500mb or 4gb")
+    return f"{match.group(1)}{match.group(2).lower()}"
+
+
+def _port(raw: str) -> int:
+    value = _positive(int)(raw)
+    if value > 65535:
+        raise ValueError("a port is at most 65535")
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    parse: Callable[[str], Any]
+    help: str
+    env: str | None = None
+    flag: str | None = None
+    saved: bool = False  # kept in settings.json (the page's choices)
+    metavar: str | None = None
+
+    def show(self, value: Any) -> str:
+        if isinstance(value, tuple):
+            return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+        return "-" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("model", _text, "the local model to use (default: the last one used)", "CHUNKY_MODEL", "--model",
+           saved=True, metavar="NAME"),
+    Option("device", _choice(DEVICES), "where the model runs: auto (the GPU when there is one), cpu or cuda",
+           "CHUNKY_DEVICE", "--device"),
+    Option("batch_size", _positive(int), "chunks per model call (halved on GPU out-of-memory)",
+           "CHUNKY_BATCH_SIZE", "--batch-size", metavar="N"),
+    Option("chunk_seconds", _positive(float), "longest piece of audio given to the model at once, seconds",
+           "CHUNKY_CHUNK_SECONDS", "--chunk-seconds", metavar="S"),
+    Option("vad", _choice(VAD_METHODS), "how pauses are found to cut chunks: auto, silero or energy",
+           "CHUNKY_VAD", "--vad"),
+    Option("formats", _formats, f"output formats, comma-separated, out of {','.join(FORMATS)}, or 'all'",
+           "CHUNKY_FORMATS", "--format", metavar="LIST"),
+    Option("max_upload", parse_size, "largest upload the page accepts, e.g. 4gb", "CHUNKY_MAX_UPLOAD",
+           "--max-upload", metavar="SIZE"),
+    Option("lock_retry_delays", parse_delays, "seconds between retries of a file another program holds",
+           "CHUNKY_LOCK_RETRY_DELAYS"),
+    Option("host", _text, "address the page listens on (127.0.0.1: this PC only)", "CHUNKY_HOST", "--host"),
+    Option("port", _port, "port of the page (the next free one is used)", "CHUNKY_PORT", "--port",
+           metavar="N"),
+    Option("open_browser", bool, "open the browser at start (--no-browser: do not)", flag="--no-browser"),
+    Option("share", bool, "create a public Gradio share link (anyone with it can use this Chunky)",
+           flag="--share"),
+)
+_BY_NAME = {o.name: o for o in OPTIONS}
+ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad")
+SERVER_SETTINGS = ("host", "port", "open_browser", "share", "max_upload")
+
+
+def load_settings(environ: Mapping[str, str], flags: Mapping[str, Any] | None = None,
+                  saved: Mapping[str, Any] | None = None) -> Settings:
+    """The settings from the defaults, ``saved`` (settings.json), ``environ`` and ``flags`` (the command
+    line's values by setting name; None: not given), each overriding the one before."""
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    rejected: dict[str, tuple[str, str, str]] = {}
+
+    def take(option: Option, raw: Any, origin: str) -> None:
+        try:
+            values[option.name] = option.parse(raw) if isinstance(raw, str) else raw
+        except ValueError as exc:
+            rejected[option.name] = (origin, str(raw), str(exc))
+            log.warning("Ignoring %s=%r (%s): %s", origin.split()[-1], raw, origin, exc)
+        else:
+            origins[option.name] = origin
+
+    for option in OPTIONS:
+        if option.saved and saved and saved.get(option.name) not in (None, ""):
+            take(option, str(saved[option.name]), SETTINGS_FILE)
+        raw = environ.get(option.env, "").strip() if option.env else ""
+        if raw:
+            take(option, raw, f"environment {option.env}")
+        if flags and flags.get(option.name) is not None:
+            take(option, flags[option.name], f"command line {option.flag}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return Settings(**values, origins=origins, rejected=rejected)
+
+
+def with_choices(settings: Settings, **choices: Any) -> Settings:
+    """The settings with the page's choices for one job (e.g. ``model=``) applied on top."""
+    given = {k: v for k, v in choices.items() if v is not None}
+    origins = dict(settings.origins) | {k: "the page" for k in given}
+    return dataclasses.replace(settings, **given, origins=origins)
+
+
+# --- the command line ---------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
+    """Add the flags of the named settings; a flag not given stays None (the lower sources apply)."""
+    for name in names:
+        o = _BY_NAME[name]
+        assert o.flag is not None, name
+        if o.parse is bool:
+            value = name != "open_browser"  # --no-browser sets open_browser to False
+            parser.add_argument(o.flag, dest=name, action="store_const", const=value, default=None,
+                                help=o.help)
+            continue
+        kwargs: dict[str, Any] = {"dest": name, "default": None, "metavar": o.metavar}
+        choices = {"device": DEVICES, "vad": VAD_METHODS}.get(name)
+        if choices:
+            kwargs.update(choices=choices, metavar=None)
+        default = getattr(Settings(), name)
+        shown = o.show(default)
+        parser.add_argument(o.flag, type=_argparse_type(o), help=f"{o.help} (default: {shown})", **kwargs)
+
+
+def _argparse_type(option: Option) -> Callable[[str], Any]:
+    def convert(raw: str) -> Any:
+        try:
+            return option.parse(raw)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{raw!r}: {exc}") from None
+
+    return convert
+
+
+def flags_from(args: argparse.Namespace) -> dict[str, Any]:
+    return {o.name: getattr(args, o.name) for o in OPTIONS if hasattr(args, o.name)}
+
+
+# --- settings.json ------------------------------------------------------------------------------------
+
+
+class SavedSettings:
+    """``model_cache/settings.json``: the choices the page (and the command line) remember between runs.
+
+    Written atomically; an unreadable file is ignored with a warning (a preference is never worth failing
+    a job for).
+    """
+
+    def __init__(self, model_cache: Path):
+        self.path = Path(model_cache) / SETTINGS_FILE
 
     def load(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text("utf-8"))
-        except FileNotFoundError:
+        data = read_json(self.path)
+        if not isinstance(data, dict):
             return {}
-        except (OSError, ValueError) as exc:
-            log.warning("Ignoring unreadable settings file %s (%s)", self.path, exc)
-            return {}
-        return data if isinstance(data, dict) else {}
+        if "last_model" in data and "model" not in data:  # the name before the settings object
+            data["model"] = data.pop("last_model")
+        return {k: v for k, v in data.items() if k in _BY_NAME and _BY_NAME[k].saved}
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.load().get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        data = self.load()
-        data[key] = value
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".partial")
+    def save(self, **values: Any) -> None:
+        data = self.load() | {k: v for k, v in values.items() if k in _BY_NAME and _BY_NAME[k].saved}
         try:
-            tmp.write_text(json.dumps(data, indent=2), "utf-8")
-            os.replace(tmp, self.path)
-        except OSError as exc:  # a preference is never worth failing a job for
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.path, data)
+        except OSError as exc:
             log.warning("Could not save settings to %s: %s", self.path, exc)
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
+
+
+def settings_for(model_cache: Path, environ: Mapping[str, str], flags: Mapping[str, Any] | None = None,
+                 ) -> Settings:
+    """The entry points' one call: saved choices, the environment and the command line, in that order."""
+    return load_settings(environ, flags, SavedSettings(model_cache).load())

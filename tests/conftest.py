@@ -2,13 +2,10 @@
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 _SYSTEM_TEMP = tempfile.gettempdir()
 _HOME = Path(tempfile.mkdtemp(prefix="chunky-tests-"))
@@ -17,6 +14,12 @@ os.environ.setdefault("CHUNKY_LOCK_RETRY_DELAYS", "0.01,0.02,0.04,0.08,0.16")
 
 import chunky.bootstrap  # noqa: E402, F401, I001  (first Chunky import of the test session)
 import pytest  # noqa: E402, I001
+
+from chunky.base import retry  # noqa: E402
+from chunky.settings import load_settings  # noqa: E402
+
+# What an entry point does with the settings; subprocesses read the same CHUNKY_LOCK_RETRY_DELAYS.
+retry.configure(load_settings(os.environ).lock_retry_delays)
 
 
 def pytest_sessionfinish(session, exitstatus):

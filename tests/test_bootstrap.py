@@ -62,7 +62,7 @@ def run_probe(entry: str, env_extra: dict[str, str], *, script_dir: Path = REPO,
     env = {k: v for k, v in os.environ.items() if k not in ("CHUNKY_HOME", "TMPDIR", "TEMP", "TMP",
                                                              "GRADIO_TEMP_DIR")}
     env.update(env_extra)
-    env["PYTHONPATH"] = str(script_dir)
+    env["PYTHONPATH"] = str(script_dir)  # the copy of the app under test (a read-only one, say), not REPO
     args = [sys.executable, "-c", PROBE, entry] + (["heavy"] if heavy else [])
     out = subprocess.run(args, cwd=script_dir, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -139,7 +139,7 @@ def test_stale_session_cleaned_live_session_kept(tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", "import chunky.bootstrap, sys; print(chunky.bootstrap.PATHS.tmp, flush=True); "
          "sys.stdin.read()"],
-        cwd=REPO, env={**os.environ, "CHUNKY_HOME": str(tmp_path), "PYTHONPATH": str(REPO)},
+        cwd=REPO, env={**os.environ, "CHUNKY_HOME": str(tmp_path)},
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     try:
@@ -197,7 +197,7 @@ def test_bootstrap_is_idempotent() -> None:
 
 def test_warns_when_imported_after_heavy_module(tmp_path: Path) -> None:
     code = "import json; import chunky.bootstrap"
-    env = {**os.environ, "CHUNKY_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "CHUNKY_HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", "import gradio; " + code], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -206,7 +206,7 @@ def test_warns_when_imported_after_heavy_module(tmp_path: Path) -> None:
 
 def test_importing_app_starts_no_server(tmp_path: Path) -> None:
     code = "import app, sys; print('uvicorn' in sys.modules, 'gradio' in sys.modules)"
-    env = {**os.environ, "CHUNKY_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "CHUNKY_HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
@@ -215,6 +215,6 @@ def test_importing_app_starts_no_server(tmp_path: Path) -> None:
 
 def test_cli_help_lists_commands() -> None:
     out = subprocess.run([sys.executable, "-m", "chunky", "--help"], cwd=REPO, capture_output=True,
-                         text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+                         text=True, timeout=120, env={**os.environ})
     assert out.returncode == 0, out.stderr
     assert "paths" in out.stdout

@@ -24,8 +24,7 @@ def home(tmp_path_factory) -> Path:
 
 
 def chunky(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, CHUNKY_HOME=str(home), CHUNKY_DEVICE="cpu", PYTHONIOENCODING="utf-8",
-               PYTHONPATH=str(ROOT))
+    env = dict(os.environ, CHUNKY_HOME=str(home), CHUNKY_DEVICE="cpu", PYTHONIOENCODING="utf-8")
     return subprocess.run([sys.executable, "-m", "chunky", *args], cwd=str(home), env=env,
                           capture_output=True, text=True, encoding="utf-8", timeout=timeout)
 

@@ -113,7 +113,7 @@ def test_progress_reports_audio_seconds_done_of_total(ten_minute_transcript) -> 
 
 
 def test_cuts_through_the_middle_of_words_lose_and_double_nothing(engine, tmp_path) -> None:
-    from chunky.asr.engine import EngineOptions
+    from chunky.asr.options import EngineOptions
 
     audio, truth = assemble(75.0, seed=5, gaps=(0.05, 0.2), pause_every=1000)
     path = write_flac(tmp_path / "dense.flac", audio)
@@ -177,7 +177,7 @@ def test_every_format_round_trips_through_its_parser(ten_minute_transcript, tmp_
 
 
 def test_cancel_between_chunks_keeps_the_finished_part(engine, ten_minutes) -> None:
-    from chunky.asr.engine import EngineOptions, PartialTranscriptCancelled
+    from chunky.asr.options import EngineOptions, PartialTranscriptCancelled
 
     path, truth = ten_minutes
     cancel = threading.Event()
@@ -218,7 +218,7 @@ def test_not_audio_is_a_clear_error_and_the_engine_goes_on(engine, tmp_path) -> 
 
 
 def test_a_model_without_timestamps_still_gives_the_text(engine, monkeypatch, tmp_path) -> None:
-    from chunky.asr.engine import EngineOptions
+    from chunky.asr.options import EngineOptions
 
     loaded = engine.manager.get("digits")
     real = loaded.model.transcribe
@@ -248,7 +248,8 @@ def test_a_model_without_timestamps_still_gives_the_text(engine, monkeypatch, tm
 
 def test_out_of_gpu_memory_halves_the_batch_and_goes_on(engine, ten_minutes, ten_minute_transcript,
                                                         monkeypatch, caplog) -> None:
-    from chunky.asr.engine import Engine, EngineOptions
+    from chunky.asr.engine import Engine
+    from chunky.asr.options import EngineOptions
 
     path, _ = ten_minutes
     real = Engine._run_model

@@ -79,8 +79,7 @@ def test_every_bad_input_through_the_command_line(tmp_path) -> None:
     shutil.copy(ASSETS / "digits-ctc.nemo", home / "local_models" / "digits.nemo")
     cases = bad_inputs(tmp_path / "in")
     out = tmp_path / "out"
-    env = dict(os.environ, CHUNKY_HOME=str(home), CHUNKY_DEVICE="cpu", PYTHONPATH=str(ROOT),
-               PYTHONIOENCODING="utf-8")
+    env = dict(os.environ, CHUNKY_HOME=str(home), CHUNKY_DEVICE="cpu", PYTHONIOENCODING="utf-8")
     files = [str(p) for p, _ in cases.values()]
     result = subprocess.run([sys.executable, "-m", "chunky", "transcribe", *files, "--model", "digits",
                              "--out", str(out), "-q"], env=env, capture_output=True, text=True,
@@ -191,7 +190,8 @@ def test_twenty_files_in_one_job(runner, tmp_path) -> None:
 
 
 def test_exception_inside_the_engine_mid_job(runner, stack, long_file, monkeypatch) -> None:
-    from chunky.asr.engine import Engine, EngineOptions
+    from chunky.asr.engine import Engine
+    from chunky.asr.options import EngineOptions
 
     _, _, engine = stack
     real = Engine._run_model
@@ -282,7 +282,7 @@ def test_model_deleted_while_the_app_runs(runner, stack, home) -> None:
 
 @pytest.mark.parametrize("stage", ["queued", "loading", "decoding", "transcribing"])
 def test_cancel_in_every_stage(runner, stack, long_file, stage, monkeypatch) -> None:
-    from chunky.asr.engine import EngineOptions
+    from chunky.asr.options import EngineOptions
 
     _, manager, engine = stack
     manager.unload()

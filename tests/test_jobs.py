@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chunky.asr.engine import PartialTranscriptCancelled, Progress
+from chunky.asr.options import PartialTranscriptCancelled, Progress
 from chunky.base.errors import AudioError
 from chunky.base.names import safe_stem, unique_stems
 from chunky.export import FORMATS

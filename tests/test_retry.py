@@ -6,8 +6,10 @@ import logging
 
 import pytest
 
+from chunky.base import retry
 from chunky.base.errors import FileLockedError
 from chunky.base.retry import DEFAULT_DELAYS, default_delays, is_lock_error, retry_on_lock
+from chunky.settings import load_settings
 
 LOCKED = "C:/Chunky/model_cache/extracted/parakeet/model_weights.ckpt"
 
@@ -111,19 +113,20 @@ def test_lock_error_wrapped_by_a_library_is_recognised() -> None:
     assert slept == [0.1, 0.2]
 
 
-def test_delays_from_environment(monkeypatch) -> None:
-    monkeypatch.setenv("CHUNKY_LOCK_RETRY_DELAYS", "0.5,1,2")
-    assert default_delays() == (0.5, 1.0, 2.0)
-    slept: list[float] = []
-    with pytest.raises(FileLockedError):
-        retry_on_lock(Flaky(10), what="x", sleep=slept.append)
-    assert slept == [0.5, 1.0, 2.0]
-    monkeypatch.setenv("CHUNKY_LOCK_RETRY_DELAYS", "soon")
-    assert default_delays() == DEFAULT_DELAYS
-    monkeypatch.delenv("CHUNKY_LOCK_RETRY_DELAYS")
-    assert default_delays() == DEFAULT_DELAYS
-    monkeypatch.setenv("CHUNKY_LOCK_RETRY_DELAYS", "")
-    assert default_delays() == DEFAULT_DELAYS
+def test_delays_from_the_settings() -> None:
+    """CHUNKY_LOCK_RETRY_DELAYS reaches the retry through the settings the entry point configures."""
+    saved = default_delays()
+    try:
+        retry.configure(load_settings({"CHUNKY_LOCK_RETRY_DELAYS": "0.5,1,2"}).lock_retry_delays)
+        assert default_delays() == (0.5, 1.0, 2.0)
+        slept: list[float] = []
+        with pytest.raises(FileLockedError):
+            retry_on_lock(Flaky(10), what="x", sleep=slept.append)
+        assert slept == [0.5, 1.0, 2.0]
+        for bad_or_unset in ({"CHUNKY_LOCK_RETRY_DELAYS": "soon"}, {}, {"CHUNKY_LOCK_RETRY_DELAYS": ""}):
+            assert load_settings(bad_or_unset).lock_retry_delays == DEFAULT_DELAYS
+    finally:
+        retry.configure(saved)
 
 
 def test_failing_between_does_not_stop_the_retry() -> None:

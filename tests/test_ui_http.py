@@ -46,7 +46,7 @@ def test_building_the_page_imports_no_torch_or_nemo(tmp_path, app_server_started
         "import chunky.bootstrap, sys\n"
         "from chunky.app.service import Service\n"
         "from chunky.app.page import build_page\n"
-        "build_page(Service())\n"
+        "build_page(Service(chunky.bootstrap.paths()))\n"
         "heavy = sorted(m for m in ('torch', 'nemo', 'lightning', 'pytorch_lightning') if m in sys.modules)\n"
         "print('HEAVY=' + ','.join(heavy))\n"
     )
@@ -63,15 +63,15 @@ def empty_page(tmp_path, monkeypatch):
     from chunky.app.page import build_page, launch_kwargs
     from chunky.app.service import Service
     from chunky.bootstrap import paths
+    from chunky.settings import Settings
 
-    monkeypatch.setenv("CHUNKY_MAX_UPLOAD", "2kb")
     base = paths()
     cache = tmp_path / "model_cache"
     p = dataclasses.replace(base, local_models=tmp_path / "local_models", model_cache=cache,
                             extracted=cache / "extracted", outputs=cache / "outputs")
     for folder in (p.local_models, p.extracted, p.outputs):
         folder.mkdir(parents=True)
-    service = Service(p)
+    service = Service(p, Settings(max_upload="2kb"))
     page = build_page(service)
     port = free_port()
     page.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, **launch_kwargs(service))
@@ -110,7 +110,7 @@ def test_no_model_installed_shows_the_setup_commands(empty_page):
     assert "No model is installed yet" in progress
     assert "python setup_local_models.py" in progress and "--import PATH.nemo" in progress
     assert service.runner.jobs("empty-tab") == []
-    # The upload limit comes from CHUNKY_MAX_UPLOAD (2kb here).
+    # The upload limit comes from the settings (max_upload="2kb" here).
     too_big = requests.post(f"{url}gradio_api/upload", timeout=30,
                             files=[("files", ("big.flac", (AUDIO / "sentence-1.flac").read_bytes()))])
     assert too_big.status_code == 413

@@ -216,25 +216,26 @@ def test_energy_never_loads_silero(no_silero):
     assert no_silero == []
 
 
-def test_method_from_the_environment(monkeypatch, caplog):
-    monkeypatch.delenv(vad.ENV_VAR, raising=False)
-    assert vad.method_from_env() == "auto"
+def test_method_from_the_settings(caplog):
+    from chunky.settings import load_settings
+
+    assert load_settings({}).vad == "auto"
     for value, expected in (("energy", "energy"), (" Silero ", "silero"), ("", "auto"), ("AUTO", "auto")):
-        monkeypatch.setenv(vad.ENV_VAR, value)
-        assert vad.method_from_env() == expected
-    monkeypatch.setenv(vad.ENV_VAR, "webrtc")
-    with caplog.at_level(logging.WARNING, logger="chunky.audio.vad"):
-        assert vad.method_from_env() == "auto"
+        assert load_settings({"CHUNKY_VAD": value}).vad == expected
+        assert load_settings({"CHUNKY_VAD": value}).engine_options().vad == expected
+    with caplog.at_level(logging.WARNING, logger="chunky.settings"):
+        assert load_settings({"CHUNKY_VAD": "webrtc"}).vad == "auto"
     assert "webrtc" in caplog.text
     with pytest.raises(ValueError, match="webrtc"):
         vad.pauses(np.zeros(RATE, np.float32), RATE, "webrtc")
 
 
 def test_the_engine_cuts_where_chunky_vad_says(monkeypatch, caplog):
-    """Engine._transcribe_samples takes its pauses from vad.pauses with the method from CHUNKY_VAD."""
+    """Engine._transcribe_samples takes its pauses from vad.pauses with the method its options name."""
     from types import SimpleNamespace
 
-    from chunky.asr.engine import Engine, EngineOptions
+    from chunky.asr.engine import Engine
+    from chunky.asr.options import EngineOptions
 
     class Model:
         def __init__(self):
@@ -245,10 +246,9 @@ def test_the_engine_cuts_where_chunky_vad_says(monkeypatch, caplog):
             return [SimpleNamespace(text="", timestamp={"word": []}) for _ in arrays]
 
     audio, _ = assemble(40.0, seed=9)
-    opts = EngineOptions(chunk_seconds=10.0)
     seen = {}
     for method in ("silero", "energy"):
-        monkeypatch.setenv(vad.ENV_VAR, method)
+        opts = EngineOptions(chunk_seconds=10.0, vad=method)
         model = Model()
         loaded = SimpleNamespace(model=model, sample_rate=RATE)
         caplog.clear()

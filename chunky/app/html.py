@@ -11,9 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from chunky.app.service import DEFAULT_REPO_ID, IMPORT_COMMAND, SETUP_COMMAND, Phase, Service
+from chunky.app.service import Phase, Service
 from chunky.base.text import plural
 from chunky.jobs.state import FileResult, FileState, JobSnapshot, JobState
+from chunky.models.catalogue import DEFAULT_REPO_ID, IMPORT_COMMAND, SETUP_COMMAND
 from chunky.transcript.model import Transcript
 
 log = logging.getLogger(__name__)
@@ -243,7 +244,7 @@ def status_html(service: Service) -> str:
             f'<span class="dot"></span><div>{body}</div></div>')
 
 
-def system_check_text() -> str:
+def system_check_text(service: Service) -> str:
     try:
         from chunky import doctor
     except ModuleNotFoundError as exc:
@@ -252,7 +253,7 @@ def system_check_text() -> str:
                     "(chunky/doctor is missing).")
         return f"The system check could not start: {exc}"
     try:
-        return str(doctor.format_report(doctor.collect()))
+        return str(doctor.format_report(doctor.collect(service.paths, service.environ)))
     except Exception as exc:
         log.exception("System check failed")
         return f"The system check failed: {type(exc).__name__}: {exc}"

@@ -13,7 +13,6 @@ parameter of a handler from its evaluated annotation.
 """
 
 import logging
-import os
 from typing import Any
 
 from chunky.app.html import jobs_html, setup_html, status_html, system_check_text
@@ -24,14 +23,9 @@ from chunky.app.style import CSS, INTRO
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
-DEFAULT_MAX_UPLOAD = "4gb"
 
 
 # --- the Gradio page ----------------------------------------------------------------------------------
-
-
-def max_upload() -> str:
-    return os.environ.get("CHUNKY_MAX_UPLOAD", "").strip() or DEFAULT_MAX_UPLOAD
 
 
 def build_page(service: Service):
@@ -145,7 +139,7 @@ def build_page(service: Service):
                     gr.update(choices=names, value=default), gr.update(visible=not names)]
 
         def on_check():
-            return system_check_text()
+            return system_check_text(service)
 
         quiet = {"queue": False, "show_progress": "hidden"}
         transcribe.click(on_transcribe, [files, recording, model], [*outputs, files, recording],
@@ -169,7 +163,7 @@ def launch_kwargs(service: Service) -> dict[str, Any]:
         font_mono=["ui-monospace", "Cascadia Mono", "Consolas", "monospace"],
     )
     return {
-        "max_file_size": max_upload(),
+        "max_file_size": service.settings.max_upload,
         "enable_monitoring": False,
         "allowed_paths": [str(service.paths.outputs)],
         "footer_links": ["gradio", "settings"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import socket
 import sys
@@ -11,18 +12,19 @@ import threading
 import webbrowser
 from collections.abc import Callable, Sequence
 
-log = logging.getLogger("chunky.app")
+from chunky.base import retry
+from chunky.bootstrap import paths
+from chunky.settings import ENGINE_SETTINGS, SERVER_SETTINGS, add_arguments, flags_from, settings_for
+
+log = logging.getLogger(__name__)
 
 PORT_TRIES = 100
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="app.py", description="Start Chunky's transcription page.")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default: 127.0.0.1, this PC only)")
-    p.add_argument("--port", type=int, default=7860, help="port (default: 7860; the next free one is used)")
-    p.add_argument("--no-browser", action="store_true", help="do not open the browser")
-    p.add_argument("--share", action="store_true", help="create a public Gradio share link (off by default)")
+    p = argparse.ArgumentParser(prog="app.py", description="Start Chunky's transcription page. Every option "
+                                "can also be set with its CHUNKY_* variable (python -m chunky config).")
+    add_arguments(p, SERVER_SETTINGS + ENGINE_SETTINGS + ("formats",))
     return p.parse_args(argv)
 
 
@@ -72,29 +74,32 @@ def main(argv: Sequence[str] | None = None, *,
                         datefmt="%H:%M:%S")
     for noisy in ("httpx", "urllib3", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    app_paths = paths()
+    settings = settings_for(app_paths.model_cache, os.environ, flags_from(args))
+    retry.configure(settings.lock_retry_delays)
     from chunky.app.page import build_page, launch_kwargs
     from chunky.app.service import Service
 
-    service = Service()
+    service = Service(app_paths, settings, os.environ)
     page = build_page(service)
     try:
-        port = serve(page, launch_kwargs(service), args.host, args.port, args.share)
+        port = serve(page, launch_kwargs(service), settings.host, settings.port, settings.share)
     except OSError as exc:
         print(f"Chunky could not start its web server: {exc}", file=sys.stderr)
         service.shutdown(timeout=2.0)
         return 1
     service.start()  # the job runner, and the warm-up thread (imports NeMo, loads the default model)
-    url = browser_url(args.host, port)
-    if port != args.port:
-        print(f"Port {args.port} is in use; using {port} instead.")
+    url = browser_url(settings.host, port)
+    if port != settings.port:
+        print(f"Port {settings.port} is in use; using {port} instead.")
     banner = "=" * 64
     print(f"\n{banner}\n  Chunky is running. Open this address in your browser:\n\n      {url}\n", flush=True)
     if getattr(page, "share_url", None):
         print(f"  Public share link (anyone with it can use this Chunky): {page.share_url}\n")
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"  Listening on {args.host}: other computers on the network can reach this page.\n")
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"  Listening on {settings.host}: other computers on the network can reach this page.\n")
     print(f"  Press Ctrl+C in this window to stop Chunky.\n{banner}\n", flush=True)
-    if not args.no_browser and browser_opener is not None:
+    if settings.open_browser and browser_opener is not None:
         try:
             browser_opener(url)
         except Exception as exc:  # no browser on this machine: the printed address is enough

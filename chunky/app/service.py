@@ -6,37 +6,36 @@ and starts a thread that imports NeMo, creates the ``ModelManager`` and ``Engine
 model. The page polls :meth:`Service.status` to say where that stands. A job submitted before the warm-up
 ends simply waits for it in the runner's worker.
 
-Importing this module imports no torch, nemo or gradio.
-
-Environment (optional): ``CHUNKY_DEVICE`` (auto, cpu, cuda), ``CHUNKY_BATCH_SIZE`` (chunks per model
-call) and ``CHUNKY_CHUNK_SECONDS`` (longest piece of audio given to the model at once).
+Everything it does follows the :class:`~chunky.settings.Settings` it is given (device, batch size, chunk
+length, pause finder, output formats). Importing this module imports no torch, nemo or gradio.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from chunky.base.errors import ChunkyError, ModelNotFoundError
-from chunky.bootstrap import AppPaths, paths
-from chunky.jobs.runner import JobRunner, ProgressFn
+from chunky.bootstrap import AppPaths
+from chunky.jobs.runner import JobRunner
+from chunky.models.catalogue import choose_model, missing_model_message
 from chunky.models.store import ModelInfo, ModelStore
-from chunky.settings import Settings
+from chunky.settings import SavedSettings, Settings
 from chunky.transcript.model import Transcript
 
-log = logging.getLogger("chunky.app.service")
+if TYPE_CHECKING:
+    from chunky.asr.options import ProgressFn
 
-DEFAULT_MODEL = "parakeet-tdt-0.6b-v2"
-DEFAULT_REPO_ID = "nvidia/parakeet-tdt-0.6b-v2"
+log = logging.getLogger(__name__)
+
 MODEL_LIST_SECONDS = 5.0
-SETUP_COMMAND = "python setup_local_models.py"
-IMPORT_COMMAND = "python setup_local_models.py --import PATH.nemo"
 
 
 class Phase(StrEnum):
@@ -58,36 +57,20 @@ class ServiceStatus:
     error: str | None = None
 
 
-def setup_commands(name: str | None = None, source: str | None = None) -> list[str]:
-    """The exact commands that install ``name`` (or any model when None)."""
-    if source and source.startswith("hub:"):
-        return [f"{SETUP_COMMAND} {source[4:]}"]
-    if name is None or name == DEFAULT_MODEL:
-        return [SETUP_COMMAND, IMPORT_COMMAND]
-    return [f"{SETUP_COMMAND} --import PATH.nemo --name {name}"]
-
-
-def _env_number(name: str, kind: type, default):
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        log.warning("Ignoring %s=%r: not a number", name, raw)
-        return default
-    return value if value > 0 else default
-
-
 class Service:
     """Store + settings + job runner + (after the warm-up) model manager and engine."""
 
-    def __init__(self, app_paths: AppPaths | None = None, *, device: str | None = None):
-        self.paths = app_paths or paths()
+    def __init__(self, app_paths: AppPaths, settings: Settings | None = None,
+                 environ: Mapping[str, str] = MappingProxyType({})):
+        """``environ``: the environment the entry point started with (the system check reports on it)."""
+        self.paths = app_paths
+        self.settings = settings or Settings()
+        self.environ = environ
+        self.saved = SavedSettings(self.paths.model_cache)
         self.store = ModelStore(self.paths.local_models, self.paths.extracted)
-        self.settings = Settings(self.paths.model_cache / "settings.json")
-        self.device_preference = device
-        self.runner = JobRunner(self._transcribe, self.paths.outputs, duration_of=self._duration_of)
+        self.runner = JobRunner(self._transcribe, self.paths.outputs, self.settings.formats,
+                                duration_of=self._duration_of)
+        self._last_model = self.settings.model
         self.manager = None  # chunky.models.manager.ModelManager, after the warm-up
         self.engine = None  # chunky.asr.engine.Engine, after the warm-up
         self._lock = threading.Lock()
@@ -120,15 +103,12 @@ class Service:
             log.info("Starting the speech engine (importing NeMo)...")
             import nemo.collections.asr  # noqa: F401  (the slow part: ~25 s on a small machine)
 
-            from chunky.asr.engine import Engine, EngineOptions
+            from chunky.asr.engine import Engine
             from chunky.models.manager import ModelManager, resolve_device
 
-            device, notice = resolve_device(self.device_preference)
-            manager = ModelManager(self.store, device=self.device_preference)
-            options = EngineOptions()
-            options.batch_size = _env_number("CHUNKY_BATCH_SIZE", int, options.batch_size)
-            options.chunk_seconds = _env_number("CHUNKY_CHUNK_SECONDS", float, options.chunk_seconds)
-            engine = Engine(manager, options)
+            device, notice = resolve_device(self.settings.device)
+            manager = ModelManager(self.store, device=self.settings.device)
+            engine = Engine(manager, self.settings.engine_options())
             with self._lock:
                 self.manager, self.engine = manager, engine
                 self._device, self._notice = device, notice
@@ -186,28 +166,16 @@ class Service:
         return [m.name for m in self.models(max_age)]
 
     def default_model(self) -> str | None:
-        """The last model used, else the default one, else the first; None when none is installed."""
+        """The model the settings name (the last one used), else the default one, else the first; None
+        when none is installed."""
         names = self.model_names()
         if not names:
             return None
-        for candidate in (self.settings.get("last_model"), DEFAULT_MODEL):
-            if candidate in names:
-                return candidate
-        return sorted(names, key=str.lower)[0]
+        return choose_model(names, self._last_model, self.store.local_models)
 
     def missing_model_message(self, name: str | None) -> str:
-        have = self.model_names()
-        if not name:
-            lines = ["No model is installed yet. Install one with:"]
-        else:
-            lines = [f"The model {name!r} is not in {self.store.local_models} "
-                     f"(local models: {', '.join(have) if have else 'none'}). Install it with:"]
-        source = None
-        if name:
-            entry = self.store.sources.get(name) or {}
-            source = entry.get("source")
-        lines += [f"    {c}" for c in setup_commands(name, source)]
-        return "\n".join(lines)
+        source = (self.store.sources.get(name) or {}).get("source") if name else None
+        return missing_model_message(name, self.model_names(), self.store.local_models, source)
 
     # --- jobs ---------------------------------------------------------------------------------------
 
@@ -219,7 +187,8 @@ class Service:
                               "from the microphone.")
         if not model or model not in self.model_names(max_age=0):
             raise ModelNotFoundError(self.missing_model_message(model))
-        self.settings.set("last_model", model)
+        self._last_model = model
+        self.saved.save(model=model)
         return self.runner.submit(owner, files, model, display_names)
 
     def _duration_of(self, path: Path) -> float | None:
@@ -229,7 +198,7 @@ class Service:
 
     def _transcribe(self, path: Path, model: str, progress: ProgressFn,
                     cancel: threading.Event) -> Transcript:
-        from chunky.asr.engine import PartialTranscriptCancelled, Progress
+        from chunky.asr.options import PartialTranscriptCancelled, Progress
 
         if not self._engine_done.is_set():
             progress(Progress("Waiting for the speech engine to start"))

@@ -10,66 +10,22 @@ import math
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from chunky.asr.chunking import Chunk, plan_chunks
+from chunky.asr.options import EngineOptions, PartialTranscriptCancelled, Progress, ProgressFn
 from chunky.asr.stitching import stitch
 from chunky.audio import decode as audio
 from chunky.audio import vad
-from chunky.base.errors import CancelledError, ChunkyError
-from chunky.transcript.cues import SubtitleLimits, build_transcript
+from chunky.base.errors import ChunkyError
+from chunky.transcript.cues import build_transcript
 from chunky.transcript.model import Segment, Transcript, Word
 
-log = logging.getLogger("chunky.asr.engine")
-
-
-@dataclass
-class EngineOptions:
-    chunk_seconds: float = 30.0
-    overlap_seconds: float = 2.0
-    batch_size: int = 8
-    limits: SubtitleLimits = field(default_factory=SubtitleLimits)
-    # Seconds added to every word time (CTC models emit a word's first letter a little after its onset).
-    timestamp_shift: float = 0.0
-    # Cut chunks in pauses where there is one (False: cut at fixed points, through words; for tests).
-    cut_at_pauses: bool = True
-
-
-@dataclass
-class Progress:
-    stage: str  # "loading", "decoding", "transcribing", "done"
-    done_seconds: float = 0.0
-    total_seconds: float = 0.0
-    chunk_index: int = 0  # chunks finished
-    chunk_count: int = 0
-    words: list[Word] | None = None  # words finished so far (stitched), for a transcript that grows
-
-    @property
-    def fraction(self) -> float:
-        return 0.0 if self.total_seconds <= 0 else min(1.0, self.done_seconds / self.total_seconds)
-
-    def describe(self) -> str:
-        if self.stage == "transcribing":
-            return f"Transcribing chunk {min(self.chunk_index + 1, self.chunk_count)} of {self.chunk_count}"
-        return {"loading": "Loading the model", "decoding": "Decoding the audio", "done": "Done"}.get(
-            self.stage, self.stage
-        )
-
-
-ProgressFn = Callable[[Progress], None]
-
-
-class PartialTranscriptCancelled(CancelledError):
-    """Cancelled; ``partial`` holds the transcript of the chunks finished before the cancel."""
-
-    def __init__(self, message: str, partial: Transcript | None):
-        super().__init__(message)
-        self.partial = partial
+log = logging.getLogger(__name__)
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -146,7 +102,7 @@ class Engine:
                             opts: EngineOptions, report: ProgressFn, cancel: threading.Event) -> Transcript:
         rate = loaded.sample_rate
         duration = len(samples) / rate
-        pauses = vad.pauses(samples, rate, vad.method_from_env())[0] if opts.cut_at_pauses else []
+        pauses = vad.pauses(samples, rate, opts.vad)[0] if opts.cut_at_pauses else []
         chunks = plan_chunks(duration, pauses, chunk_seconds=opts.chunk_seconds,
                              overlap_seconds=opts.overlap_seconds)
         log.info("%s: %.1f s in %d chunk(s)", Path(source).name, duration, len(chunks))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 import warnings
@@ -48,7 +47,6 @@ PAD_AFTER_SPEECH = 0.064
 PAD_BEFORE_SPEECH = 0.032
 
 METHODS = ("auto", "silero", "energy")
-ENV_VAR = "CHUNKY_VAD"
 
 _lock = threading.Lock()  # guards loading the model and running it (it keeps state between calls)
 _model: Any = None
@@ -94,15 +92,6 @@ def reset() -> None:
     global _model, _load_error
     with _lock:
         _model, _load_error = None, None
-
-
-def method_from_env() -> str:
-    """``CHUNKY_VAD`` (auto, silero or energy; default auto)."""
-    value = os.environ.get(ENV_VAR, "").strip().lower() or "auto"
-    if value not in METHODS:
-        log.warning("%s=%r is not one of %s; using auto", ENV_VAR, value, ", ".join(METHODS))
-        return "auto"
-    return value
 
 
 def _mono_float(samples: np.ndarray) -> np.ndarray:

@@ -9,7 +9,6 @@ error is raised at once. Standard library only.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -21,7 +20,7 @@ log = logging.getLogger("chunky.base.retry")
 T = TypeVar("T")
 
 DEFAULT_DELAYS: tuple[float, ...] = (0.5, 1, 2, 4, 8)
-DELAYS_ENV = "CHUNKY_LOCK_RETRY_DELAYS"
+_delays: tuple[float, ...] = DEFAULT_DELAYS
 # ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION
 LOCK_WINERRORS = frozenset({32, 33})
 WINDOWS_DOC_HINT = "see docs/windows.md, section 'WinError 32: file in use'"
@@ -44,19 +43,15 @@ def _find_lock_error(exc: BaseException) -> OSError | None:
     return None
 
 
+def configure(delays: Sequence[float]) -> None:
+    """Set the process's retry delays (seconds); the entry points pass ``Settings.lock_retry_delays``."""
+    global _delays
+    _delays = tuple(float(d) for d in delays)
+
+
 def default_delays() -> tuple[float, ...]:
-    """The retry delays in seconds: ``CHUNKY_LOCK_RETRY_DELAYS="0.5,1,2"`` or the built-in default."""
-    raw = os.environ.get(DELAYS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_DELAYS
-    try:
-        delays = tuple(float(part) for part in raw.split(",") if part.strip())
-        if any(d < 0 for d in delays):
-            raise ValueError("negative delay")
-    except ValueError:
-        log.warning("Ignoring %s=%r: expected comma-separated seconds such as 0.5,1,2", DELAYS_ENV, raw)
-        return DEFAULT_DELAYS
-    return delays
+    """The retry delays in seconds: those :func:`configure` set, else :data:`DEFAULT_DELAYS`."""
+    return _delays
 
 
 def locked_file_message(filename: str | None, what: str, attempts: int, waited: float) -> str:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
+from chunky.bootstrap import paths
 from chunky.doctor import collect, format_report
 
 
 def run_doctor(args: argparse.Namespace) -> int:
     """``python -m chunky doctor [--json] [--verify] [--no-gpu]``: exit status 1 when there is a problem."""
-    report = collect(probe_gpu=not getattr(args, "no_gpu", False), verify=getattr(args, "verify", False))
-    if getattr(args, "json", False):
+    report = collect(paths(), os.environ, probe_gpu=not args.no_gpu, verify=args.verify)
+    if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
         print(format_report(report), end="")

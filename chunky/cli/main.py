@@ -1,11 +1,23 @@
-"""``python -m chunky``: the command line. Each command imports what it needs when it runs."""
+"""``python -m chunky`` (or ``chunky``): the command line. Each command imports what it needs when it runs.
+
+The settings (``--device``, ``--batch-size``, ...) are read here once, from the command line, the
+environment and ``settings.json`` (:mod:`chunky.settings`), and handed to the command as ``args.settings``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+
+from chunky.base import retry
+from chunky.base.errors import ChunkyError
+from chunky.base.logs import setup_logging
+from chunky.bootstrap import paths
+from chunky.settings import ENGINE_SETTINGS, add_arguments, flags_from, settings_for
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] = {}
@@ -14,9 +26,9 @@ _COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]]
 def command(name: str, help: str, target: str):
     """Register a subcommand: ``target`` is "module:function" imported only when the command runs."""
 
-    def register(add_arguments: Callable[[argparse.ArgumentParser], None]):
-        _COMMANDS[name] = (help, add_arguments, target)
-        return add_arguments
+    def register(add: Callable[[argparse.ArgumentParser], None]):
+        _COMMANDS[name] = (help, add, target)
+        return add
 
     return register
 
@@ -24,23 +36,25 @@ def command(name: str, help: str, target: str):
 @command("transcribe", "transcribe recordings into txt/srt/vtt/json/csv files",
          "chunky.cli.transcribe:run_transcribe")
 def _transcribe_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("files", nargs="+", metavar="FILE", help="audio or video files")
-    p.add_argument("--model", help="local model name (default: the last one used)")
-    p.add_argument("--format", default="txt,srt,vtt,json,csv",
-                   help="comma-separated formats out of txt,srt,vtt,json,csv, or 'all' (default: all)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio or video files (wildcards allowed)")
     p.add_argument("--out", help="output folder (default: beside each input file)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--chunk-seconds", type=float, help="longest piece of audio given to the model at once")
-    p.add_argument("--batch-size", type=int, default=8, help="chunks per model call (halved on GPU OOM)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace outputs of an earlier run (default: a new name such as take-2.txt)")
+    add_arguments(p, ENGINE_SETTINGS + ("formats",))
 
 
-@command("models", "list the local models", "chunky.cli.transcribe:run_models")
+@command("models", "list the local models", "chunky.cli.setup:run_models")
 def _models_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--verify", action="store_true", help="re-check extracted folders against their manifest")
+    p.add_argument("--verify", action="store_true", help="re-check each model against its archive")
 
 
-@command("paths", "show where models, caches, outputs and temp files live", "chunky.cli.main:run_paths")
+@command("config", "show every setting, its value and where it came from", "chunky.cli.config:run_config")
+def _config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_arguments(p, ENGINE_SETTINGS + ("formats",))
+
+
+@command("paths", "show where models, caches, outputs and temp files live", "chunky.cli.config:run_paths")
 def _paths_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -55,31 +69,12 @@ def _doctor_args(p: argparse.ArgumentParser) -> None:
                    help="skip importing PyTorch (faster; the GPU is not checked)")
 
 
-def run_paths(args: argparse.Namespace) -> int:
-    import json
-    import os
-    import tempfile
-
-    from chunky.bootstrap import paths
-
-    p = paths()
-    info = {
-        "local_models": str(p.local_models),
-        "model_cache": str(p.model_cache),
-        "extracted": str(p.extracted),
-        "outputs": str(p.outputs),
-        "temp": tempfile.gettempdir(),
-        "gradio_temp": os.environ.get("GRADIO_TEMP_DIR", ""),
-        "temp_redirected": p.system_temp_redirected,
-        "fallback_location": p.fallback,
-        "env": {v: os.environ.get(v, "") for v in ("TMPDIR", "TEMP", "TMP")},
-    }
-    if args.json:
-        print(json.dumps(info, indent=2))
-    else:
-        for key, value in info.items():
-            print(f"{key:18} {value}")
-    return 0
+def _verbosity(p: argparse.ArgumentParser, default) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", default=default,
+                       help="show only failures and the summary")
+    group.add_argument("-v", "--verbose", action="store_true", default=default,
+                       help="show every log line (NeMo's too)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,14 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="python -m chunky",
-        description="Chunky: exact, timestamped transcripts from NVIDIA NeMo speech models, locally.",
+        description="Chunky: exact, timestamped transcripts from NVIDIA NeMo speech models, locally. "
+                    "Every setting can also come from its CHUNKY_* variable (see the config command).",
     )
     parser.add_argument("--version", action="version", version=f"chunky {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
+    _verbosity(parser, False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (help_text, add_arguments, target) in _COMMANDS.items():
+    for name, (help_text, add, target) in _COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        add_arguments(p)
+        add(p)
+        _verbosity(p, argparse.SUPPRESS)  # given after the command, it still counts
         p.set_defaults(_target=target)
     return parser
 
@@ -102,16 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )
     if not getattr(args, "_target", None):
         parser.print_help()
         return 0
-    import importlib
-
-    from chunky.base.errors import ChunkyError
-
+    app_paths = paths()
+    level = logging.ERROR if args.quiet else logging.WARNING
+    setup_logging(app_paths.model_cache / "logs", console_level=level, verbose=args.verbose)
+    args.settings = settings_for(app_paths.model_cache, os.environ, flags_from(args))
+    retry.configure(args.settings.lock_retry_delays)
     module_name, func_name = args._target.split(":")
     handler: Handler = getattr(importlib.import_module(module_name), func_name)
     try:

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from chunky.base import retry
 from chunky.base.errors import ChunkyError
 from chunky.base.fs import human_size
+from chunky.bootstrap import paths
+from chunky.models.catalogue import DEFAULT_REPO_ID, SETUP_COMMAND
 from chunky.models.store import ModelStore
+from chunky.settings import settings_for
 
 log = logging.getLogger("chunky.setup")
 
-DEFAULT_REPO_ID = "nvidia/parakeet-tdt-0.6b-v2"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,8 +92,6 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _open_store() -> ModelStore:
-    from chunky.bootstrap import paths
-
     p = paths()
     return ModelStore(p.local_models, p.extracted)
 
@@ -100,16 +102,24 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
-def run_list(store: ModelStore) -> int:
+def run_list(store: ModelStore, verify: bool = False) -> int:
+    """The table of local models; ``verify``: check each extracted one against its archive first."""
     models = store.list_models()
     if not models:
-        print(f"No models in {store.local_models}. Get one with: python setup_local_models.py")
+        print(f"No models in {store.local_models}. Get one with: {SETUP_COMMAND}")
         return 0
     mark = {True: "yes", False: "NO", None: "-"}
     rows = [("NAME", "SOURCE", "SIZE", "EXTRACTED", "VERIFIED")]
-    rows += [(m.name, m.source, human_size(m.size), mark[m.extracted], mark[m.verified]) for m in models]
+    for m in models:
+        verified = store.verify(m.name).ok if verify and m.extracted else m.verified
+        rows.append((m.name, m.source, human_size(m.size), mark[m.extracted], mark[verified]))
     _print_table(rows)
     return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    """``python -m chunky models [--verify]``."""
+    return run_list(_open_store(), verify=args.verify)
 
 
 def run_verify(store: ModelStore, name: str) -> int:
@@ -170,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--name and --replace go with --import")
     _setup_logging(args.verbose)
     try:
+        retry.configure(settings_for(paths().model_cache, os.environ).lock_retry_delays)
         store = _open_store()
         if args.list:
             return run_list(store)

@@ -1,80 +1,31 @@
-"""``python -m chunky transcribe`` and ``python -m chunky models``."""
+"""``python -m chunky transcribe``: recordings in, transcripts out, with a progress bar.
+
+Every input of one run gets outputs of its own: stems are made unique the way the page makes them
+(``take``, ``take-2``, ...), also against outputs an earlier run left in the folder unless ``--overwrite``.
+By default the terminal shows the progress bar, what was written and what failed; ``-q`` only failures
+and the summary; ``--verbose`` every log line. NeMo's own lines go to the log file (``model_cache/logs``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import glob
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from chunky.base.errors import ChunkyError, ModelNotFoundError
+from chunky.base.errors import ChunkyError
 from chunky.bootstrap import paths
+from chunky.export import get_writer
+from chunky.export.files import taken_stems
+from chunky.settings import SavedSettings, Settings
 
-log = logging.getLogger("chunky.cli.main")
-
-DEFAULT_MODEL = "parakeet-tdt-0.6b-v2"
-SETUP_HINT = (
-    "Get one with: python setup_local_models.py   (downloads nvidia/parakeet-tdt-0.6b-v2)\n"
-    "          or: python setup_local_models.py --import PATH.nemo"
-)
-
-
-def open_store():
-    from chunky.models.store import ModelStore
-
-    p = paths()
-    return ModelStore(p.local_models, p.extracted)
-
-
-def settings():
-    from chunky.settings import Settings
-
-    return Settings(paths().model_cache / "settings.json")
-
-
-def choose_model(store, requested: str | None) -> str:
-    """The model to use: the one asked for, else the last one used, else the default, else the only one."""
-    names = [m.name for m in store.list_models()]
-    if requested:
-        if requested not in names:
-            have = ", ".join(names) if names else "none"
-            raise ModelNotFoundError(
-                f"No local model named {requested!r} (local models: {have}).\n{SETUP_HINT}"
-            )
-        return requested
-    if not names:
-        raise ModelNotFoundError(f"No model is installed yet.\n{SETUP_HINT}")
-    last = settings().get("last_model")
-    for candidate in (last, DEFAULT_MODEL):
-        if candidate in names:
-            return candidate
-    return sorted(names)[0]
-
-
-def run_models(args: argparse.Namespace) -> int:
-    store = open_store()
-    models = store.list_models()
-    if not models:
-        print(f"No models in {paths().local_models}.\n{SETUP_HINT}")
-        return 0
-    rows = [("NAME", "SOURCE", "SIZE", "EXTRACTED", "VERIFIED")]
-    for m in models:
-        verified = m.verified
-        if args.verify and m.extracted:
-            verified = store.verify(m.name).ok
-        size = f"{(m.size or 0) / 1e6:,.1f} MB"
-        mark = {True: "yes", False: "NO", None: "-"}
-        rows.append((m.name, m.source or "-", size, mark[m.extracted], mark[verified]))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    return 0
+log = logging.getLogger(__name__)
 
 
 def expand_patterns(names: list[str]) -> list[str]:
     """Wildcards the shell left alone (Windows' cmd and PowerShell pass ``*.mp4`` as it is)."""
-    import glob
-
     out: list[str] = []
     for name in names:
         matches = sorted(glob.glob(name)) if any(c in name for c in "*?[") and not Path(name).exists() else []
@@ -82,39 +33,71 @@ def expand_patterns(names: list[str]) -> list[str]:
     return out
 
 
+@dataclass
+class Planned:
+    source: Path
+    out_dir: Path
+    stem: str
+
+
+def plan_outputs(files: list[Path], out: Path | None, formats: tuple[str, ...],
+                 overwrite: bool) -> list[Planned]:
+    """Where each input's outputs go: ``<out or its folder>/<stem>.<ext>``, every stem unique in its
+    folder (case-insensitively) among this run's inputs and, unless ``overwrite``, earlier outputs."""
+    from chunky.base.names import unique_stems
+
+    extensions = [get_writer(f).extension for f in formats]
+    by_folder: dict[Path, list[int]] = {}
+    for i, f in enumerate(files):
+        by_folder.setdefault(out or f.parent, []).append(i)
+    stems: dict[int, tuple[Path, str]] = {}
+    for folder, members in by_folder.items():
+        reserved = () if overwrite else taken_stems(folder, extensions)
+        for i, stem in zip(members, unique_stems([files[i].name for i in members], reserved), strict=True):
+            stems[i] = (folder, stem)
+    return [Planned(f, *stems[i]) for i, f in enumerate(files)]
+
+
 def run_transcribe(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from chunky import export
-    from chunky.asr.engine import Engine, EngineOptions, Progress
+    from chunky.asr.engine import Engine
+    from chunky.asr.options import Progress
+    from chunky.models.catalogue import choose_model
     from chunky.models.manager import ModelManager
+    from chunky.models.store import ModelStore
 
-    formats = export.parse_formats(args.format)
+    settings: Settings = args.settings
+    quiet = args.quiet
     # Absolute paths: NeMo changes the working directory during a load.
     files = [Path(f).expanduser().resolve() for f in expand_patterns(args.files)]
     out_dir = Path(args.out).expanduser().resolve() if args.out else None
-    store = open_store()
-    model_name = choose_model(store, args.model)
-    manager = ModelManager(store, device=args.device)
-    options = EngineOptions(batch_size=args.batch_size)
-    if args.chunk_seconds:
-        options.chunk_seconds = args.chunk_seconds
-    engine = Engine(manager, options)
+    plan = plan_outputs(files, out_dir, settings.formats, args.overwrite)
+    p = paths()
+    store = ModelStore(p.local_models, p.extracted)
+    explicit = settings.origin("model") not in ("default", "settings.json")
+    model_name = choose_model([m.name for m in store.list_models()], settings.model, store.local_models,
+                              required=explicit)
+    manager = ModelManager(store, device=settings.device)
+    engine = Engine(manager, settings.engine_options())
     failures: list[tuple[Path, str]] = []
-    for number, path in enumerate(files, 1):
-        label = f"[{number}/{len(files)}] {path.name}"
-        bar = tqdm(total=1.0, desc=label, unit="s", disable=args.quiet, leave=True,
+    done: list[tuple[Planned, list[Path]]] = []
+    for number, item in enumerate(plan, 1):
+        path = item.source
+        label = f"[{number}/{len(plan)}] {path.name}"
+        bar = tqdm(total=1.0, desc=label, unit="s", disable=quiet, leave=True, file=sys.stderr,
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
 
-        def progress(p: Progress, bar=bar) -> None:
-            if p.total_seconds > 0:
-                bar.total = round(p.total_seconds, 1)
-            bar.n = round(p.done_seconds, 1)
-            bar.set_postfix_str(p.describe(), refresh=True)
+        def progress(prog: Progress, bar=bar) -> None:
+            if prog.total_seconds > 0:
+                bar.total = round(prog.total_seconds, 1)
+            bar.n = round(prog.done_seconds, 1)
+            bar.set_postfix_str(prog.describe(), refresh=True)
 
         try:
             transcript = engine.transcribe(path, model_name, progress=progress)
-            written = export.write_outputs(transcript, out_dir or path.parent, path.stem, formats)
+            written = export.write_outputs(transcript, item.out_dir, item.stem, settings.formats)
         except ChunkyError as exc:
             bar.close()
             failures.append((path, str(exc)))
@@ -128,13 +111,23 @@ def run_transcribe(args: argparse.Namespace) -> int:
         bar.close()
         if manager.current and manager.current.notice and number == 1:
             print(manager.current.notice, file=sys.stderr)
-        settings().set("last_model", model_name)
-        for f in written:
-            print(f"  wrote {f}")
+        SavedSettings(p.model_cache).save(model=model_name)
+        done.append((item, written))
+        if not quiet:
+            for f in written:
+                print(f"  wrote {f}")
     manager.unload()
+    print_summary(done, failures, len(plan))
+    return 1 if failures else 0
+
+
+def print_summary(done: list[tuple[Planned, list[Path]]], failures: list[tuple[Path, str]],
+                  total: int) -> None:
+    print(f"\nTranscribed {len(done)} of {total} file(s).")
+    for item, written in done:
+        exts = ", ".join(w.suffix for w in written)
+        print(f"  {item.source}  ->  {item.out_dir / item.stem}.*  ({exts})")
     if failures:
-        print(f"\n{len(failures)} of {len(files)} file(s) failed:", file=sys.stderr)
+        print(f"\n{len(failures)} of {total} file(s) failed:", file=sys.stderr)
         for path, why in failures:
             print(f"  {path}: {why}", file=sys.stderr)
-        return 1
-    return 0

@@ -55,8 +55,8 @@ __all__ = ["Report", "collect", "format_report"]
 
 
 def collect(
-    paths: AppPaths | None = None,
-    env: Mapping[str, str] | None = None,
+    paths: AppPaths,
+    env: Mapping[str, str],
     store: ModelStore | None = None,
     probe_gpu: bool = True,
     *,
@@ -71,19 +71,14 @@ def collect(
 ) -> Report:
     """Check the set-up and return a :class:`Report`.
 
-    ``paths``: Chunky's folders (default: :func:`chunky.bootstrap.paths`). ``env``: the environment
-    (default ``os.environ``; also where OneDrive's variables, ``%APPDATA%`` and the home folder come from).
+    ``paths``: Chunky's folders. ``env``: the environment Chunky runs in (its ``CHUNKY_*`` settings, and
+    where OneDrive's variables, ``%APPDATA%`` and the home folder come from).
     ``store``: the model store (default: one on ``paths``). ``probe_gpu``: import torch and run nvidia-smi
     (seconds); without it only their presence is reported. ``verify``: hash every archive and compare every
     extracted file (slow for big models; by default only models whose quick check failed are verified).
     ``windows`` (default: this OS), ``tempdir`` (default ``tempfile.gettempdir()``), ``disk_usage``,
     ``version_of``, ``which``, ``torch_probe`` and ``smi_probe`` let tests simulate other machines.
     """
-    if paths is None:
-        from chunky.bootstrap import paths as app_paths
-
-        paths = app_paths()
-    env = os.environ if env is None else env
     windows = os.name == "nt" if windows is None else windows
     tempdir = tempfile.gettempdir() if tempdir is None else tempdir
     doctor = Checkup(paths, env, windows=windows, tempdir=tempdir, disk_usage=disk_usage,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from chunky.doctor.probes import GB, _quote
 from chunky.doctor.report import Finding, Level
+from chunky.settings import load_settings
 
 if TYPE_CHECKING:
     from chunky.bootstrap import AppPaths
@@ -61,6 +62,7 @@ class Checkup:
     ):
         self.paths = paths
         self.env = env
+        self.settings = load_settings(env)  # the CHUNKY_* settings this environment gives Chunky
         self.windows = windows
         self.tempdir = tempdir
         self.disk_usage = disk_usage

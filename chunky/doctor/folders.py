@@ -169,22 +169,22 @@ def check_antivirus(ck: Checkup) -> None:
     )
 
 
+DELAYS_ENV = "CHUNKY_LOCK_RETRY_DELAYS"
+
+
 def check_retry_setting(ck: Checkup) -> None:
-    from chunky.base.retry import DEFAULT_DELAYS, DELAYS_ENV
+    from chunky.base.retry import DEFAULT_DELAYS
 
     raw = _getenv(ck.env, DELAYS_ENV)
     if not raw:
         return
-    try:
-        delays = tuple(float(part) for part in raw.split(",") if part.strip())
-        if any(d < 0 for d in delays):
-            raise ValueError(raw)
-    except ValueError:
+    if "lock_retry_delays" in ck.settings.rejected:
         default = ",".join(f"{d:g}" for d in DEFAULT_DELAYS)
         ck.add("retries", WARNING, f"{DELAYS_ENV}={raw!r} is ignored: not a list of seconds",
                  fix=f"Set it to comma-separated seconds, e.g. {DELAYS_ENV}={default}, or remove it.",
                  section=SECTION_LOCKS)
         return
+    delays = ck.settings.lock_retry_delays
     total = sum(delays)
     ck.add("retries", OK, f"Locked files are retried {len(delays)} time(s) over {total:g} s "
              f"({DELAYS_ENV}={raw})")

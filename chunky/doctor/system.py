@@ -13,7 +13,7 @@ from chunky.doctor.context import (
     VC_REDIST_URL,
     Checkup,
 )
-from chunky.doctor.probes import GpuDevice, NvidiaSmiInfo, TorchInfo, _driver_major, _gb, _getenv
+from chunky.doctor.probes import GpuDevice, NvidiaSmiInfo, TorchInfo, _driver_major, _gb
 from chunky.doctor.report import OK, PROBLEM, WARNING
 
 
@@ -49,9 +49,10 @@ def check_packages(ck: Checkup, versions: dict[str, str | None]) -> None:
 
 
 def check_gpu(ck: Checkup, torch: TorchInfo | None, smi: NvidiaSmiInfo) -> None:
-    device_pref = _getenv(ck.env, "CHUNKY_DEVICE").lower()
-    if device_pref and device_pref not in ("auto", "cpu", "cuda"):
-        ck.add("gpu", PROBLEM, f"CHUNKY_DEVICE={device_pref!r} is not a device Chunky knows",
+    device_pref = ck.settings.device
+    if "device" in ck.settings.rejected:
+        _source, raw, _why = ck.settings.rejected["device"]
+        ck.add("gpu", PROBLEM, f"CHUNKY_DEVICE={raw!r} is not a device Chunky knows",
                  fix="Set CHUNKY_DEVICE to auto, cpu or cuda, or remove the variable.",
                  section=SECTION_GPU)
     if torch is None:  # not probed

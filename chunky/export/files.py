@@ -33,3 +33,19 @@ def write_outputs(transcript: Transcript, out_dir: Path, stem: str, formats: Ite
         atomic_write(path, content)
         paths.append(path)
     return paths
+
+
+def taken_stems(folder: Path, extensions: Iterable[str]) -> set[str]:
+    """Lower-cased stems of the files in ``folder`` named ``<stem>.<ext>`` for one of ``extensions``: the
+    names an output of this run must not take, or it would replace an earlier result."""
+    wanted = {e.lower().lstrip(".") for e in extensions}
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return set()
+    found = set()
+    for entry in entries:
+        stem, dot, ext = entry.name.rpartition(".")
+        if dot and ext.lower() in wanted:
+            found.add(stem.lower())
+    return found

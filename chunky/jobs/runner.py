@@ -44,7 +44,7 @@ from chunky.transcript.cues import SubtitleLimits
 from chunky.transcript.model import Transcript
 
 if TYPE_CHECKING:
-    from chunky.asr.engine import Progress
+    from chunky.asr.options import Progress
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,11 @@ from chunky.base.fs import human_size, sha256_file
 from chunky.base.names import name_from_repo_id
 from chunky.base.retry import retry_on_lock
 from chunky.models.archive import check_nemo_file
+from chunky.models.catalogue import DEFAULT_REPO_ID
 from chunky.models.sources import SourceRegistry
 
 log = logging.getLogger("chunky.models.download")
 
-DEFAULT_REPO_ID = "nvidia/parakeet-tdt-0.6b-v2"
 DOWNLOADS_DIR = ".downloads"
 DEFAULT_HOST = "huggingface.co"
 IMPORT_HINT = "To use a .nemo you already have: python setup_local_models.py --import PATH.nemo"

@@ -38,10 +38,10 @@ def free_memory() -> None:
 
 
 def resolve_device(preference: str | None = None) -> tuple[str, str | None]:
-    """Return (device, notice). ``preference``: "auto" (default), "cpu" or "cuda"; env CHUNKY_DEVICE."""
+    """Return (device, notice). ``preference``: "auto" (default), "cpu" or "cuda"."""
     import torch
 
-    pref = (preference or os.environ.get("CHUNKY_DEVICE") or "auto").lower()
+    pref = (preference or "auto").lower()
     if pref not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device must be auto, cpu or cuda, not {pref!r}")
     if pref == "cpu":

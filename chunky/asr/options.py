@@ -1,0 +1,59 @@
+"""What the engine is asked to do (:class:`EngineOptions`) and what it reports while it works
+(:class:`Progress`), plus the cancellation that keeps the finished part. No torch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chunky.audio.vad import METHODS as VAD_METHODS
+from chunky.base.errors import CancelledError
+from chunky.transcript.cues import SubtitleLimits
+from chunky.transcript.model import Transcript, Word
+
+__all__ = ["VAD_METHODS", "EngineOptions", "PartialTranscriptCancelled", "Progress", "ProgressFn"]
+
+
+@dataclass
+class EngineOptions:
+    chunk_seconds: float = 30.0
+    overlap_seconds: float = 2.0
+    batch_size: int = 8
+    limits: SubtitleLimits = field(default_factory=SubtitleLimits)
+    # Seconds added to every word time (CTC models emit a word's first letter a little after its onset).
+    timestamp_shift: float = 0.0
+    # Cut chunks in pauses where there is one (False: cut at fixed points, through words; for tests).
+    cut_at_pauses: bool = True
+    vad: str = "auto"  # how pauses are found: auto (silero VAD, energy when it cannot load), silero, energy
+
+
+@dataclass
+class Progress:
+    stage: str  # "loading", "decoding", "transcribing", "done"
+    done_seconds: float = 0.0
+    total_seconds: float = 0.0
+    chunk_index: int = 0  # chunks finished
+    chunk_count: int = 0
+    words: list[Word] | None = None  # words finished so far (stitched), for a transcript that grows
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.total_seconds <= 0 else min(1.0, self.done_seconds / self.total_seconds)
+
+    def describe(self) -> str:
+        if self.stage == "transcribing":
+            return f"Transcribing chunk {min(self.chunk_index + 1, self.chunk_count)} of {self.chunk_count}"
+        return {"loading": "Loading the model", "decoding": "Decoding the audio", "done": "Done"}.get(
+            self.stage, self.stage
+        )
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class PartialTranscriptCancelled(CancelledError):
+    """Cancelled; ``partial`` holds the transcript of the chunks finished before the cancel."""
+
+    def __init__(self, message: str, partial: Transcript | None):
+        super().__init__(message)
+        self.partial = partial
