@@ -35,7 +35,6 @@ from common import (  # noqa: E402
     write_results_section,
 )
 
-sys.path.insert(0, str(REPO_ROOT))  # the tests' app-server harness (tests/app_server.py) is reused here
 from tests.app_server import AppServer, Tab  # noqa: E402
 
 TARGET_P95_MS = 100.0

@@ -65,31 +65,32 @@ def write_flac(path: Path, audio: np.ndarray) -> Path:
 
 
 def align(ref: list[str], hyp: list[str]) -> list[tuple[int | None, int | None]]:
-    """Levenshtein alignment as (ref index or None, hyp index or None) pairs."""
-    n, m = len(ref), len(hyp)
-    d = np.zeros((n + 1, m + 1), dtype=np.int32)
-    d[:, 0] = np.arange(n + 1)
-    d[0, :] = np.arange(m + 1)
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            d[i, j] = min(d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + (ref[i - 1] != hyp[j - 1]))
+    """The word alignment jiwer finds, as (ref index or None, hyp index or None) pairs in order."""
+    import jiwer
+
+    if not ref or not hyp:
+        return [(i, None) for i in range(len(ref))] + [(None, j) for j in range(len(hyp))]
     pairs: list[tuple[int | None, int | None]] = []
-    i, j = n, m
-    while i or j:
-        if i and j and d[i, j] == d[i - 1, j - 1] + (ref[i - 1] != hyp[j - 1]):
-            pairs.append((i - 1, j - 1))
-            i, j = i - 1, j - 1
-        elif i and d[i, j] == d[i - 1, j] + 1:
-            pairs.append((i - 1, None))
-            i -= 1
+    for chunk in jiwer.process_words(" ".join(ref), " ".join(hyp)).alignments[0]:
+        r = range(chunk.ref_start_idx, chunk.ref_end_idx)
+        h = range(chunk.hyp_start_idx, chunk.hyp_end_idx)
+        if chunk.type in ("equal", "substitute"):
+            pairs += list(zip(r, h, strict=True))
+        elif chunk.type == "delete":
+            pairs += [(i, None) for i in r]
         else:
-            pairs.append((None, j - 1))
-            j -= 1
-    return pairs[::-1]
+            pairs += [(None, j) for j in h]
+    return pairs
 
 
 def word_errors(ref: list[str], hyp: list[str]) -> int:
-    return sum(1 for r, h in align(ref, hyp) if r is None or h is None or ref[r] != hyp[h])
+    """Substitutions + deletions + insertions (jiwer), the numerator of the word error rate."""
+    import jiwer
+
+    if not ref or not hyp:
+        return max(len(ref), len(hyp))
+    out = jiwer.process_words(" ".join(ref), " ".join(hyp))
+    return out.substitutions + out.deletions + out.insertions
 
 
 def wer(ref: list[str], hyp: list[str]) -> float:

@@ -41,6 +41,10 @@ import soundfile as sf
 import soxr
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the tests' speech helpers (word alignment and error counts) are shared
+from tests.speech import align  # noqa: E402
+from tests.speech import word_errors as count_word_errors  # noqa: E402
+
 ASSETS = REPO / "tests" / "assets"
 
 SR = 16000
@@ -485,34 +489,10 @@ def train(model: Any, corpus: Corpus, minutes: float, batch_size: int, lr: float
 
 
 # ------------------------------------------------------------------------------------------- evaluation
-def align(ref: list[str], hyp: list[str]) -> list[tuple[int | None, int | None]]:
-    """Levenshtein alignment as (ref index or None, hyp index or None) pairs."""
-    n, m = len(ref), len(hyp)
-    d = np.zeros((n + 1, m + 1), dtype=np.int32)
-    d[:, 0] = np.arange(n + 1)
-    d[0, :] = np.arange(m + 1)
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            d[i, j] = min(d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + (ref[i - 1] != hyp[j - 1]))
-    pairs: list[tuple[int | None, int | None]] = []
-    i, j = n, m
-    while i or j:
-        if i and j and d[i, j] == d[i - 1, j - 1] + (ref[i - 1] != hyp[j - 1]):
-            pairs.append((i - 1, j - 1))
-            i, j = i - 1, j - 1
-        elif i and d[i, j] == d[i - 1, j] + 1:
-            pairs.append((i - 1, None))
-            i -= 1
-        else:
-            pairs.append((None, j - 1))
-            j -= 1
-    return pairs[::-1]
-
-
 def word_errors(ref_text: str, hyp_text: str) -> tuple[int, int]:
-    ref, hyp = ref_text.split(), hyp_text.split()
-    errors = sum(1 for r, h in align(ref, hyp) if r is None or h is None or ref[r] != hyp[h])
-    return errors, len(ref)
+    """(word errors, reference words): the tests' jiwer count."""
+    ref = ref_text.split()
+    return count_word_errors(ref, hyp_text.split()), len(ref)
 
 
 def offset_stats(values: Sequence[float]) -> dict[str, float]:
