@@ -8,8 +8,8 @@ import random
 import numpy as np
 import pytest
 
-from chunky.asr.chunking import SEARCH_FRACTION, Chunk, plan_chunks
-from chunky.asr.stitching import stitch
+from chunky.asr.chunking import SEARCH_FRACTION, Chunk, ChunkPlanner, plan_chunks
+from chunky.asr.stitching import Stitcher, stitch
 from chunky.audio import pauses as energy_pauses
 from chunky.audio.pauses import find_pauses
 from chunky.transcript.model import Word
@@ -127,6 +127,39 @@ def test_plans_tile_the_recording_within_limits(seed):
                          min_chunk_seconds=min_chunk)
     capped_min_chunk = min(min_chunk, SEARCH_FRACTION * chunk_seconds)
     check_plan(chunks, duration, pauses, chunk_seconds, overlap, capped_min_chunk)
+
+
+def stream_plan(duration: float, pauses, **limits) -> list[Chunk]:
+    """The plan made one chunk at a time, as the engine makes it while decoding: the planner only ever
+    sees the pauses inside its search band, and learns the duration once "decoding" reaches the end."""
+    planner = ChunkPlanner(**limits)
+    chunks = []
+    while not planner.finished:
+        end = duration if planner.audio_needed() >= duration else None
+        band = planner.search_band(end)
+        near = [] if band is None else [(a, b) for a, b in pauses if b > band[0] and a < band[1]]
+        chunks.append(planner.next_chunk(end, near))
+    return chunks
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_streaming_planner_makes_the_same_plan(seed):
+    rng = random.Random(100 + seed)
+    duration = rng.choice([12.0, 31.0, 45.5, 600.0, 3600.0 * rng.uniform(1, 4)])
+    limits = {"chunk_seconds": rng.choice([4.0, 10.0, 30.0, 40.0]), "overlap_seconds": rng.choice([0.0, 2.0]),
+              "min_chunk_seconds": rng.choice([0.0, 5.0])}
+    pauses = random_pauses(rng, duration, rng.choice([0.0, 0.3, 1.0]))
+    assert stream_plan(duration, pauses, **limits) == plan_chunks(duration, pauses, **limits)
+
+
+def test_the_streaming_planner_refuses_a_chunk_past_the_end():
+    planner = ChunkPlanner(chunk_seconds=30.0)
+    assert planner.audio_needed() == 35.0
+    assert planner.search_band(None) == (21.0, 30.0)
+    assert planner.search_band(20.0) is None
+    assert planner.next_chunk(20.0) == Chunk(0, 0.0, 20.0, 0.0, 20.0) and planner.finished
+    with pytest.raises(RuntimeError, match="complete"):
+        planner.next_chunk(20.0)
 
 
 def test_cuts_land_in_the_middle_of_the_longest_pause():
@@ -284,3 +317,33 @@ def test_words_shifted_past_an_open_edge_are_kept():
     words = stitch([(first, [Word("a", -0.05, 0.02), Word("b", 19.9, 20.3)]),
                     (last, [Word("c", 19.95, 20.1), Word("d", 34.9, 35.2)])])
     assert [w.text for w in words] == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_growing_transcript_equals_stitching_everything_so_far(seed):
+    """Stitcher (chunks added in plan order) gives stitch() of the chunks so far after every chunk:
+    pause cuts and hard cuts, words jittered per chunk and shifted past window edges."""
+    rng = random.Random(seed)
+    duration = rng.uniform(200, 900)
+    pauses = [] if seed % 3 == 0 else random_pauses(rng, duration, 0.6)
+    truth = ground_truth(rng, duration, pauses)
+    chunk_seconds = rng.choice([6.0, 20.0, 30.0])
+    chunks = plan_chunks(duration, pauses, chunk_seconds=chunk_seconds,
+                         overlap_seconds=min(2.0, chunk_seconds / 4))
+    starts = [w.start for w in truth]
+    shift = rng.choice([0.0, 0.12, -0.08])
+    views = [[Word(w.text, w.start + shift, w.end + shift) for w in model_view(c, truth, starts, rng, 0.05)]
+             for c in chunks]
+    stitcher = Stitcher()
+    for k, (chunk, words) in enumerate(zip(chunks, views, strict=True)):
+        stitcher.add(chunk, words)
+        assert stitcher.words() == stitch(list(zip(chunks[: k + 1], views[: k + 1], strict=True))), k
+    assert len(stitcher.pairs) == len(chunks)
+
+
+def test_the_growing_transcript_takes_chunks_in_plan_order_only():
+    chunks = plan_chunks(100.0, [], chunk_seconds=30.0)
+    stitcher = Stitcher()
+    stitcher.add(chunks[0], [])
+    with pytest.raises(ValueError, match="not the next one"):
+        stitcher.add(chunks[2], [])

@@ -167,3 +167,53 @@ def _rescue(dropped: list[_Entry], chunks: list[Chunk], heard: dict[int, _Heard]
         if match is None or not _kept(owners[i], match):
             rescued.append(_Entry(d.word, d.chunk, rescued=True))
     return rescued
+
+
+class Stitcher:
+    """:func:`stitch` for chunks that finish in plan order: a transcript that grows chunk by chunk.
+
+    :meth:`words` always equals ``stitch`` of every chunk added so far, but each :meth:`add` only
+    stitches the chunks near the newest one. A word's place in the result depends only on the words
+    that overlap it or lie within ``MATCH_SECONDS`` of it (and on their chunks), so once a chunk is
+    added, the words that start more than ``guard`` seconds before its keep range are final: no later
+    chunk hears anything near them. ``guard`` must exceed the longest word plus any timestamp shift
+    (10 s by default).
+    """
+
+    def __init__(self, guard: float = DEDUP_LOOKBACK_SECONDS):
+        self.guard = float(guard)
+        self._pairs: list[tuple[Chunk, list[Word]]] = []
+        self._final: list[Word] = []  # stitched words that start before self._final_until
+        self._final_until = -math.inf
+        self._open: list[Word] = []  # the other stitched words, recomputed at every add
+        self._first_open_pair = 0  # earlier pairs' windows end long before any open word
+
+    def add(self, chunk: Chunk, words: Iterable[Word]) -> None:
+        """Add the next chunk of the plan (its keep range starts where the previous one's ended)."""
+        if self._pairs and chunk.keep_start != self._pairs[-1][0].keep_end:
+            raise ValueError(f"chunk {chunk.index} is not the next one of the plan (its keep range "
+                             f"starts at {chunk.keep_start}, expected {self._pairs[-1][0].keep_end})")
+        self._pairs.append((chunk, list(words)))
+        # Every chunk that may hold an open word, or a word close to one, has a window reaching past
+        # self._final_until - guard.
+        while (self._first_open_pair < len(self._pairs)
+               and self._pairs[self._first_open_pair][0].end <= self._final_until - self.guard):
+            self._first_open_pair += 1
+        stitched = stitch(self._pairs[self._first_open_pair:])
+        fresh = stitched[bisect.bisect_left([w.start for w in stitched], self._final_until):]
+        until = chunk.keep_start - self.guard
+        if until > self._final_until:
+            cut = bisect.bisect_left([w.start for w in fresh], until)
+            self._final += fresh[:cut]
+            fresh = fresh[cut:]
+            self._final_until = until
+        self._open = fresh
+
+    def words(self) -> list[Word]:
+        """``stitch`` of every chunk added so far."""
+        return self._final + self._open
+
+    @property
+    def pairs(self) -> list[tuple[Chunk, list[Word]]]:
+        """Every (chunk, words) added, in order."""
+        return self._pairs
