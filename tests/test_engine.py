@@ -248,29 +248,30 @@ def test_a_model_without_timestamps_still_gives_the_text(engine, monkeypatch, tm
 
 def test_out_of_gpu_memory_halves_the_batch_and_goes_on(engine, ten_minutes, ten_minute_transcript,
                                                         monkeypatch, caplog) -> None:
-    from chunky.asr.engine import Engine
+    """The model's own forward pass (inside NeMo's loop) runs out of memory for batches over 2 chunks."""
     from chunky.asr.options import EngineOptions
 
     path, _ = ten_minutes
-    real = Engine._run_model
+    model = engine.manager.get("digits").model
+    real = model._transcribe_forward
     sizes: list[int] = []
 
-    def small_gpu(model, arrays, batch_size, timestamps):
-        sizes.append(len(arrays))
-        if len(arrays) > 2:
+    def small_gpu(batch, trcfg):
+        sizes.append(int(batch[0].shape[0]))
+        if batch[0].shape[0] > 2:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(model, arrays, batch_size, timestamps)
+        return real(batch, trcfg)
 
-    monkeypatch.setattr(Engine, "_run_model", staticmethod(small_gpu))
+    monkeypatch.setattr(model, "_transcribe_forward", small_gpu)
     with caplog.at_level("WARNING", logger="chunky.asr.engine"):
         transcript = engine.transcribe(path, "digits", options=EngineOptions(batch_size=8))
     assert sizes[:3] == [8, 4, 2] and set(sizes[3:]) <= {1, 2}
     assert "batch size 4" in caplog.text and "batch size 2" in caplog.text
     assert [w.text for w in transcript.words] == [w.text for w in ten_minute_transcript[0].words]
 
-    def no_gpu_memory_at_all(model, arrays, batch_size, timestamps):
+    def no_gpu_memory_at_all(batch, trcfg):
         raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB")
 
-    monkeypatch.setattr(Engine, "_run_model", staticmethod(no_gpu_memory_at_all))
+    monkeypatch.setattr(model, "_transcribe_forward", no_gpu_memory_at_all)
     with pytest.raises(ChunkyError, match="ran out of memory even with one chunk"):
         engine.transcribe(path, "digits", options=EngineOptions(batch_size=2))

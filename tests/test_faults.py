@@ -190,20 +190,21 @@ def test_twenty_files_in_one_job(runner, tmp_path) -> None:
 
 
 def test_exception_inside_the_engine_mid_job(runner, stack, long_file, monkeypatch) -> None:
-    from chunky.asr.engine import Engine
+    """The model's forward pass (inside NeMo's per-batch loop) fails on the third chunk."""
     from chunky.asr.options import EngineOptions
 
-    _, _, engine = stack
-    real = Engine._run_model
+    _, manager, engine = stack
+    model = manager.get("digits").model
+    real = model._transcribe_forward
     calls = {"n": 0}
 
-    def flaky(model, arrays, batch_size, timestamps):
+    def flaky(batch, trcfg):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("simulated failure inside the model")
-        return real(model, arrays, batch_size, timestamps)
+        return real(batch, trcfg)
 
-    monkeypatch.setattr(Engine, "_run_model", staticmethod(flaky))
+    monkeypatch.setattr(model, "_transcribe_forward", flaky)
     monkeypatch.setattr(engine, "options", EngineOptions(batch_size=1))
     snap = finished(runner, runner.submit("tab", [long_file, sentence(3)], "digits"))
     assert snap.files[0].state is FileState.FAILED

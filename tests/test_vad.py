@@ -8,12 +8,12 @@ them, which is why the VAD is there. Without silero the energy finder takes over
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import threading
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from chunky.asr import chunking
 from chunky.audio import pauses as energy
@@ -200,7 +200,7 @@ def test_without_silero_asking_for_it_by_name_warns(no_silero, caplog):
 
 
 def test_a_failing_vad_run_falls_back_too(monkeypatch, caplog):
-    def broken(samples, model=None):
+    def broken(samples, model=None, **kwargs):
         raise RuntimeError("bad state")
 
     monkeypatch.setattr(vad, "speech_probabilities", broken)
@@ -230,14 +230,16 @@ def test_method_from_the_settings(caplog):
         vad.pauses(np.zeros(RATE, np.float32), RATE, "webrtc")
 
 
-def test_the_engine_cuts_where_chunky_vad_says(monkeypatch, caplog):
-    """Engine._transcribe_samples takes its pauses from vad.pauses with the method its options name."""
+def test_the_engine_cuts_where_chunky_vad_says(tmp_path, caplog):
+    """The engine takes its cuts from the pause method its options name (chunky.audio.cuts, near each
+    planned cut): every cut lies in a pause that method finds over the whole recording, none is hard."""
     from types import SimpleNamespace
 
     from chunky.asr.engine import Engine
     from chunky.asr.options import EngineOptions
+    from tests.speech import write_flac
 
-    class Model:
+    class Model:  # not a NeMo class: the engine calls transcribe once per batch
         def __init__(self):
             self.windows: list[int] = []
 
@@ -246,23 +248,27 @@ def test_the_engine_cuts_where_chunky_vad_says(monkeypatch, caplog):
             return [SimpleNamespace(text="", timestamp={"word": []}) for _ in arrays]
 
     audio, _ = assemble(40.0, seed=9)
+    path = write_flac(tmp_path / "forty.flac", audio)
+    audio = sf.read(str(path), dtype="float32")[0]  # as the file holds it (16-bit)
     seen = {}
     for method in ("silero", "energy"):
-        opts = EngineOptions(chunk_seconds=10.0, vad=method)
         model = Model()
-        loaded = SimpleNamespace(model=model, sample_rate=RATE)
+        loaded = SimpleNamespace(model=model, sample_rate=RATE, device="cpu")
+        manager = SimpleNamespace(get=lambda name, device=None, loaded=loaded: loaded)
         caplog.clear()
-        with caplog.at_level(logging.INFO, logger="chunky.audio.vad"):
-            Engine(None)._transcribe_samples(audio, loaded, "m", "x.flac", opts, lambda p: None,
-                                             threading.Event())
-        assert f"Pauses by {'silero VAD' if method == 'silero' else 'energy'}" in caplog.text
-        expected = chunking.plan_chunks(len(audio) / RATE, vad.pauses(audio, RATE, method)[0], 10.0, 2.0)
-        assert model.windows == [min(len(audio), math.ceil(c.end * RATE)) - int(c.start * RATE)
-                                 for c in expected]
+        with caplog.at_level(logging.INFO, logger="chunky.asr.engine"):
+            Engine(manager).transcribe(path, "m", options=EngineOptions(chunk_seconds=10.0, vad=method))
+        cuts = np.cumsum(model.windows)[:-1] / RATE
+        bands = len(model.windows) - 1
+        decided = f"{bands} by silero VAD" if method == "silero" else f"{bands} by energy"
+        assert f"pauses for {bands} cut(s)" in caplog.text and decided in caplog.text
+        whole, _ = vad.pauses(audio, RATE, method)
+        assert all(any(a < cut < b for a, b in whole) for cut in cuts), (method, cuts, whole)
+        # all cut in pauses: the windows just meet (give or take a sample)
+        assert abs(sum(model.windows) - len(audio)) < len(model.windows)
+        assert "0 hard cut(s)" in caplog.text
         seen[method] = model.windows
     assert seen["silero"] != seen["energy"]
-    for windows in seen.values():  # all cut in pauses: the windows just meet (give or take a sample)
-        assert abs(sum(windows) - len(audio)) < len(windows)
 
 
 # --- (d) silence, short inputs, other forms ---------------------------------------------------------------

@@ -1,42 +1,44 @@
-"""One recording in, one Transcript out: decode, find pauses, plan chunks, batch them through the model,
-stitch the words back together. Knows nothing of Gradio or the job runner: progress and cancel come in
-as a callable and a ``threading.Event``.
+"""One recording in, one Transcript out. Knows nothing of Gradio or the job runner: progress and cancel
+come in as a callable and a ``threading.Event``.
+
+The work is split between two threads so that the model never waits for the rest:
+
+* the feed thread (:class:`chunky.asr.feed.ChunkFeed`) decodes the file block by block, plans each chunk
+  with pauses looked for only near its cut (:mod:`chunky.audio.cuts`), and prepares batches for the
+  model, a couple of batches ahead;
+* the calling thread runs the model over those batches (:class:`chunky.asr.model_calls.ModelCalls`: one
+  NeMo pass per recording) and puts the words together as each batch finishes
+  (:class:`chunky.asr.stitching.Stitcher`), so the transcript grows in the progress reports.
+
+On a GPU the batch size comes from the free memory (:mod:`chunky.asr.gpu`); running out of memory halves
+it and goes on, down to one chunk.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from chunky.asr.chunking import Chunk, plan_chunks
+from chunky.asr import gpu
+from chunky.asr.feed import Batch, ChunkFeed, FeedPlan
+from chunky.asr.model_calls import ModelCalls, collate, is_oom, split
 from chunky.asr.options import EngineOptions, PartialTranscriptCancelled, Progress, ProgressFn
-from chunky.asr.stitching import stitch
+from chunky.asr.stitching import Stitcher, stitch
 from chunky.audio import decode as audio
-from chunky.audio import vad
+from chunky.audio.cuts import CutPauses
 from chunky.base.errors import ChunkyError
 from chunky.transcript.cues import build_transcript
 from chunky.transcript.model import Segment, Transcript, Word
 
 log = logging.getLogger(__name__)
 
-
-def _is_oom(exc: BaseException) -> bool:
-    try:
-        import torch
-
-        if isinstance(exc, torch.cuda.OutOfMemoryError):
-            return True
-    except Exception:  # pragma: no cover
-        pass
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+TRIM_SECONDS = 1.0  # the freed heap is given back to the system at most this often
 
 
 def hypothesis_words(hyp: Any, offset: float, shift: float = 0.0) -> list[Word]:
@@ -66,6 +68,9 @@ class Engine:
         self.manager = manager
         self.options = options or EngineOptions()
         self._lock = threading.Lock()  # one transcription at a time per engine (one GPU)
+        # GPU memory one chunk of a model takes, measured on its first batch:
+        # (model, chunk seconds, precision) -> bytes
+        self.chunk_bytes: dict[tuple[str, float, str], int] = {}
 
     def transcribe(
         self,
@@ -89,94 +94,7 @@ class Engine:
             if cancel.is_set():
                 raise PartialTranscriptCancelled("Cancelled before transcription started.", None)
             report(Progress("decoding", 0.0, total))
-            # float16: half the memory of a long recording; each chunk is made float32 as it is sliced.
-            samples = audio.load_audio(path, target_rate=loaded.sample_rate, dtype=np.float16)
-            duration = len(samples) / loaded.sample_rate
-            if audio.is_silent(samples):
-                log.info("%s is silent: empty transcript", path.name)
-                report(Progress("done", duration, duration))
-                return build_transcript([], duration, model_name, str(path), opts.limits, text="")
-            return self._transcribe_samples(samples, loaded, model_name, str(path), opts, report, cancel)
-
-    def _transcribe_samples(self, samples: np.ndarray, loaded, model_name: str, source: str,
-                            opts: EngineOptions, report: ProgressFn, cancel: threading.Event) -> Transcript:
-        rate = loaded.sample_rate
-        duration = len(samples) / rate
-        pauses = vad.pauses(samples, rate, opts.vad)[0] if opts.cut_at_pauses else []
-        chunks = plan_chunks(duration, pauses, chunk_seconds=opts.chunk_seconds,
-                             overlap_seconds=opts.overlap_seconds)
-        log.info("%s: %.1f s in %d chunk(s)", Path(source).name, duration, len(chunks))
-        done: list[tuple[Chunk, list[Word]]] = []
-        texts: list[str] = []
-        has_stamps = True
-        batch = max(1, opts.batch_size)
-        i = 0
-        started = time.perf_counter()
-        report(Progress("transcribing", 0.0, duration, 0, len(chunks), []))
-        while i < len(chunks):
-            if cancel.is_set():
-                partial = self._assemble(done, texts, has_stamps, duration, model_name, source, opts)
-                raise PartialTranscriptCancelled(
-                    f"Cancelled after {len(done)} of {len(chunks)} chunks.", partial
-                )
-            group = chunks[i : i + batch]
-            arrays = [samples[int(c.start * rate) : int(math.ceil(c.end * rate))].astype(np.float32)
-                      for c in group]
-            try:
-                hyps, stamped = self._run_model(loaded.model, arrays, len(group), has_stamps)
-                has_stamps = has_stamps and stamped
-            except Exception as exc:
-                if _is_oom(exc) and batch > 1:
-                    batch = max(1, batch // 2)
-                    log.warning("Out of GPU memory; retrying with batch size %d", batch)
-                    _free_cuda()
-                    continue
-                if _is_oom(exc):
-                    raise ChunkyError(
-                        "The GPU ran out of memory even with one chunk at a time. Try a smaller "
-                        "--chunk-seconds, close other programs that use the GPU, or use --device cpu."
-                    ) from exc
-                raise
-            for chunk, hyp in zip(group, hyps, strict=True):
-                words = hypothesis_words(hyp, chunk.start, opts.timestamp_shift)
-                text = hypothesis_text(hyp)
-                if text and not words:
-                    has_stamps = False
-                texts.append(text)
-                done.append((chunk, words))
-            del arrays, hyps
-            i += len(group)
-            _trim_heap()
-            done_seconds = min(duration, max(c.keep_end for c, _ in done))
-            report(Progress("transcribing", done_seconds, duration, i, len(chunks),
-                            stitch(done) if has_stamps else None))
-        log.info("%s transcribed in %.1f s", Path(source).name, time.perf_counter() - started)
-        transcript = self._assemble(done, texts, has_stamps, duration, model_name, source, opts)
-        report(Progress("done", duration, duration, len(chunks), len(chunks), transcript.words))
-        return transcript
-
-    @staticmethod
-    def _run_model(model, arrays: Sequence[np.ndarray], batch_size: int,
-                   timestamps: bool) -> tuple[list[Any], bool]:
-        """(hypotheses, whether they carry word timestamps)."""
-        def call(stamps: bool) -> list[Any]:
-            result = model.transcribe(list(arrays), batch_size=batch_size, timestamps=stamps, verbose=False,
-                                      num_workers=0)
-            if isinstance(result, tuple):  # RNNT models of older NeMo: (best, all)
-                result = result[0]
-            return list(result)
-
-        if not timestamps:
-            return call(False), False
-        try:
-            return call(True), True
-        except Exception as exc:
-            if _is_oom(exc):
-                raise
-            # Some models (older AED checkpoints, custom decoders) cannot give timestamps: text only.
-            log.warning("%s gives no timestamps (%s: %s); transcribing text only",
-                        type(model).__name__, type(exc).__name__, exc)
-            return call(False), False
+            return _Transcription(self, loaded, model_name, path, total, opts, report, cancel).run()
 
     @staticmethod
     def _assemble(done, texts, has_stamps, duration, model_name, source, opts) -> Transcript:
@@ -187,6 +105,220 @@ class Engine:
         segments = [Segment(chunk.keep_start, chunk.keep_end, " ".join(text.split()), [])
                     for (chunk, _), text in zip(done, texts, strict=True) if text.strip()]
         return Transcript(" ".join(s.text for s in segments), [], segments, duration, model_name, source)
+
+
+class _Batches:
+    """The model's batches: the feed's, cut down to the current batch size, with any batch handed back
+    after a failure first. Batches without speech are finished on the way, in their turn."""
+
+    def __init__(self, run: _Transcription, feed: ChunkFeed):
+        self.run = run
+        self.feed = iter(feed)
+        self.again: deque[Batch] = deque()
+
+    def __iter__(self) -> Iterator[Batch]:
+        return self
+
+    def __next__(self) -> Batch:
+        run = self.run
+        while True:
+            if run.cancel.is_set():
+                raise StopIteration
+            batch = self.again.popleft() if self.again else next(self.feed)
+            if batch.inputs is None:
+                run.finish(batch, [])
+                continue
+            if len(batch.inputs) > run.batch_size:
+                self.again.extendleft(reversed(run.split(batch, run.batch_size)))
+                continue
+            run.batch_started(batch)
+            return batch
+
+
+class _Transcription:
+    """One call of :meth:`Engine.transcribe`, from the loaded model to the transcript."""
+
+    def __init__(self, engine: Engine, loaded: Any, model_name: str, path: Path, total: float,
+                 opts: EngineOptions, report: ProgressFn, cancel: threading.Event):
+        self.engine, self.loaded, self.model_name = engine, loaded, model_name
+        self.path, self.total, self.opts, self.report, self.cancel = path, total, opts, report, cancel
+        self.rate = loaded.sample_rate
+        self.device = loaded.device
+        self.precision = gpu.resolve_precision(opts.precision, self.device)
+        self.calls = ModelCalls(loaded.model, self.device, self.precision)
+        self.done: list[tuple[Any, list[Word]]] = []
+        self.texts: list[str] = []
+        self.stitcher = Stitcher()
+        self.has_stamps = True
+        self.transcribed = 0  # chunks given to the model
+        self.batch_size = self._first_batch_size()
+        self._memory: gpu.PeakMemory | None = None
+        self._trimmed = time.monotonic()
+
+    # --- batch size ---------------------------------------------------------------------------------
+
+    def _memory_key(self) -> tuple[str, float, str]:
+        return self.model_name, float(self.opts.chunk_seconds), self.precision
+
+    def _first_batch_size(self) -> int:
+        if self.opts.batch_size > 0:
+            return self.opts.batch_size
+        if self.device != "cuda":
+            return gpu.CPU_BATCH
+        known = self.engine.chunk_bytes.get(self._memory_key())
+        if known is None:
+            return 1  # measured on the first batch
+        return gpu.batch_size_for(gpu.free_bytes(self.loaded.model.device), known)
+
+    def batch_started(self, batch: Batch) -> None:
+        if (self.device == "cuda" and self.opts.batch_size <= 0
+                and self._memory_key() not in self.engine.chunk_bytes):
+            self._memory = gpu.PeakMemory(self.loaded.model.device)
+
+    def _measure(self, batch: Batch) -> None:
+        memory, self._memory = self._memory, None
+        if memory is None:
+            return
+        used = memory.used()
+        rows = len(batch.inputs)
+        # per chunk of full length (memory grows with the samples)
+        full = self.opts.chunk_seconds * self.rate
+        per_chunk = int(used / rows * max(1.0, full / max(1, batch.inputs.audio.shape[1])))
+        self.engine.chunk_bytes[self._memory_key()] = per_chunk
+        free = gpu.free_bytes(self.loaded.model.device)
+        self.batch_size = gpu.batch_size_for(free, per_chunk)
+        self.feed.batch_size = self.batch_size
+        log.info("GPU memory: %.0f MB per %.0f s chunk, %.0f MB free: batches of %d", per_chunk / 2**20,
+                 self.opts.chunk_seconds, free / 2**20, self.batch_size)
+
+    def split(self, batch: Batch, size: int) -> list[Batch]:
+        """``batch`` as batches of at most ``size`` transcribed chunks (silent ones go with the next)."""
+        parts = split(batch.inputs, size, self.rate)
+        out, chunks, k = [], [], 0
+        for fc in batch.chunks:
+            chunks.append(fc)
+            if not fc.silent:
+                k += 1
+                if k % size == 0:
+                    out.append(chunks)
+                    chunks = []
+        if chunks:
+            if out and not any(not c.silent for c in chunks):
+                out[-1] += chunks  # trailing silent chunks
+            else:
+                out.append(chunks)
+        return [Batch(cs, inputs) for cs, inputs in zip(out, parts, strict=True)]
+
+    # --- the run ------------------------------------------------------------------------------------
+
+    def run(self) -> Transcript:
+        opts = self.opts
+        pauses = CutPauses(opts.vad, self.rate) if opts.cut_at_pauses else None
+        if pauses is not None:
+            pauses.prepare()
+        pin = self.device == "cuda"
+        plan = FeedPlan(opts.chunk_seconds, opts.overlap_seconds, pauses, opts.channel)
+        self.feed = ChunkFeed(self.path, self.rate, lambda arrays: collate(arrays, self.rate, pin), plan,
+                              self.batch_size)
+        started = time.perf_counter()
+        try:
+            self.report(Progress("transcribing", 0.0, self.total, 0, self.feed.chunk_count(self.total), []))
+            self.feed.start()
+            self._transcribe_all()
+        finally:
+            self.feed.close()
+        duration = self.feed.duration if self.feed.duration is not None else self.total
+        if not (self.feed.planner.finished and len(self.done) == self.feed.planner.count):  # cancelled
+            partial = self._assemble(duration)
+            raise PartialTranscriptCancelled(
+                f"Cancelled after {len(self.done)} of {self.feed.chunk_count(self.total)} chunks.", partial)
+        self._log_summary(time.perf_counter() - started, duration, pauses)
+        transcript = self._assemble(duration)
+        count = len(self.done)
+        self.report(Progress("done", duration, duration, count, count, transcript.words))
+        return transcript
+
+    def _transcribe_all(self) -> None:
+        batches = _Batches(self, self.feed)
+        if self.cancel.is_set():
+            return
+        self.calls.start(timestamps=True)
+        while True:
+            try:
+                for batch, hyps in self.calls.run(batches):
+                    self._measure(batch)
+                    self.finish(batch, hyps)
+                return
+            except Exception as exc:
+                failed = self.calls.in_flight
+                self._memory = None
+                if failed is None:
+                    raise
+                if is_oom(exc):
+                    if len(failed.inputs) <= 1:
+                        raise ChunkyError(
+                            "The GPU ran out of memory even with one chunk at a time. Try a smaller "
+                            "--chunk-seconds, close other programs that use the GPU, or use --device cpu."
+                        ) from exc
+                    self.batch_size = max(1, len(failed.inputs) // 2)
+                    self.feed.batch_size = self.batch_size
+                    log.warning("Out of GPU memory; retrying with batch size %d", self.batch_size)
+                    _free_cuda()
+                elif self.calls.timestamps and self.transcribed == 0:
+                    # Some models (older AED checkpoints, custom decoders) cannot give timestamps.
+                    self.calls.no_timestamps(exc)
+                else:
+                    raise
+                self.calls.in_flight = None
+                batches.again.appendleft(failed)
+
+    def finish(self, batch: Batch, hyps: list[Any]) -> None:
+        """Words of a batch's chunks (``hyps``: one per transcribed chunk), a progress report."""
+        spoken = enumerate(hyps)
+        if batch.inputs is not None and len(hyps) != len(batch.inputs):
+            raise RuntimeError(f"the model gave {len(hyps)} results for {len(batch.inputs)} chunks")
+        for fc in batch.chunks:
+            if fc.silent:
+                words, text = [], ""
+            else:
+                row, hyp = next(spoken)
+                lead = batch.inputs.leads[row] / self.rate
+                words = hypothesis_words(hyp, fc.chunk.start - lead, self.opts.timestamp_shift)
+                text = hypothesis_text(hyp)
+                self.transcribed += 1
+            if text and not words:
+                self.has_stamps = False
+            self.has_stamps = self.has_stamps and self.calls.timestamps
+            self.texts.append(text)
+            self.done.append((fc.chunk, words))
+            self.stitcher.add(fc.chunk, words)
+        self._trim()
+        count = self.feed.chunk_count(self.total)
+        total = self.feed.duration if self.feed.duration is not None else self.total
+        done_seconds = min(total, self.done[-1][0].keep_end)
+        self.report(Progress("transcribing", done_seconds, total, len(self.done), count,
+                             self.stitcher.words() if self.has_stamps else None))
+
+    def _assemble(self, duration: float) -> Transcript:
+        return Engine._assemble(self.done, self.texts, self.has_stamps, duration, self.model_name,
+                                str(self.path), self.opts)
+
+    def _trim(self) -> None:
+        now = time.monotonic()
+        if now - self._trimmed >= TRIM_SECONDS:
+            _trim_heap()
+            self._trimmed = now
+
+    def _log_summary(self, seconds: float, duration: float, pauses: CutPauses | None) -> None:
+        s = self.feed.stats
+        name = self.path.name
+        if self.transcribed == 0:
+            log.info("%s is silent: empty transcript", name)
+        log.info("%s: %.1f s of audio in %d chunk(s) (%d silent, %d hard cut(s)), %d batch(es), transcribed "
+                 "in %.1f s; %s; feed: decoding %.2f s, preparing %.2f s, waited for the model %.2f s; the "
+                 "model waited for the feed %.2f s", name, duration, s.chunks, s.silent_chunks, s.hard_cuts,
+                 s.batches, seconds, pauses.summary() if pauses else "hard cuts only", s.decode_seconds,
+                 s.prepare_seconds, s.full_seconds, s.empty_seconds)
 
 
 _malloc_trim: Any = None

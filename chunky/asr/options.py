@@ -11,20 +11,30 @@ from chunky.base.errors import CancelledError
 from chunky.transcript.cues import SubtitleLimits
 from chunky.transcript.model import Transcript, Word
 
-__all__ = ["VAD_METHODS", "EngineOptions", "PartialTranscriptCancelled", "Progress", "ProgressFn"]
+__all__ = ["PRECISIONS", "VAD_METHODS", "EngineOptions", "PartialTranscriptCancelled", "Progress",
+           "ProgressFn"]
+
+PRECISIONS = ("float32", "auto", "bfloat16", "float16")  # see chunky.asr.gpu
 
 
 @dataclass
 class EngineOptions:
     chunk_seconds: float = 30.0
     overlap_seconds: float = 2.0
-    batch_size: int = 8
+    # Chunks per model call; 0: automatic (on a GPU as many as its free memory holds, 8 on the CPU).
+    batch_size: int = 0
+    # The model's arithmetic on a GPU: float32, auto (bfloat16 where the GPU has it, else float16),
+    # bfloat16 or float16 (chunky.asr.gpu).
+    precision: str = "float32"
     limits: SubtitleLimits = field(default_factory=SubtitleLimits)
     # Seconds added to every word time (CTC models emit a word's first letter a little after its onset).
     timestamp_shift: float = 0.0
     # Cut chunks in pauses where there is one (False: cut at fixed points, through words; for tests).
     cut_at_pauses: bool = True
-    vad: str = "auto"  # how pauses are found: auto (silero VAD, energy when it cannot load), silero, energy
+    # How pauses are found near each cut: auto (energy where the recording is clean, else silero VAD),
+    # silero, energy (chunky.audio.cuts).
+    vad: str = "auto"
+    channel: int | None = None  # one channel of the file (0: the first) instead of the mean of all
 
 
 @dataclass

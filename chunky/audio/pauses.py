@@ -6,6 +6,9 @@ from energy; this finder is its fallback and what a quiet recording needs.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
 # find_pauses: frames quieter than floor + THRESHOLD_FRACTION * (speech level - floor) are silent.
@@ -47,6 +50,23 @@ def find_pauses(
     recording does not hide the pauses. Integer samples are scaled to [-1, 1]; several channels are
     averaged.
     """
+    return energy_pauses(samples, sample_rate, min_pause, frame).pauses
+
+
+@dataclass(frozen=True)
+class EnergyPauses:
+    """What :func:`energy_pauses` found."""
+
+    pauses: list[tuple[float, float]]
+    # Speech level minus floor level (dB) of the audio: how far the background lies under the speech.
+    # math.inf when the audio is silent throughout (below SILENT_DBFS), 0.0 when it is empty.
+    range_db: float
+
+
+def energy_pauses(
+    samples: np.ndarray, sample_rate: int, min_pause: float = 0.3, frame: float = 0.02
+) -> EnergyPauses:
+    """:func:`find_pauses`, and the level range the threshold came from."""
     x = np.asarray(samples)
     if x.ndim == 2:  # (samples, channels) as soundfile gives it, or (channels, samples)
         x = x.mean(axis=1 if x.shape[0] >= x.shape[1] else 0)
@@ -55,19 +75,19 @@ def find_pauses(
     if np.issubdtype(x.dtype, np.integer):
         x = x.astype(np.float32) / float(np.iinfo(x.dtype).max + 1)
     if sample_rate <= 0 or len(x) == 0:
-        return []
+        return EnergyPauses([], 0.0)
     frame_len = max(1, round(frame * sample_rate))
     hop = frame_len / sample_rate
     duration = len(x) / sample_rate
     levels = _frame_levels(x, frame_len)
     if len(levels) == 0:
-        return []
+        return EnergyPauses([], 0.0)
     speech = float(np.percentile(levels, SPEECH_PERCENTILE))
     if speech < SILENT_DBFS:
-        return [(0.0, duration)] if duration >= min_pause else []
+        return EnergyPauses([(0.0, duration)] if duration >= min_pause else [], math.inf)
     floor = max(float(np.percentile(levels, FLOOR_PERCENTILE)), speech - MAX_RANGE_DB)
     if speech - floor < MIN_RANGE_DB:
-        return []
+        return EnergyPauses([], speech - floor)
     silent = levels < floor + THRESHOLD_FRACTION * (speech - floor)
 
     spans = runs(silent)
@@ -82,7 +102,7 @@ def find_pauses(
     for value, a, b in runs(silent):
         if value and b - a >= min_frames - 1e-9:
             pauses.append((a * hop, min(duration, b * hop)))
-    return pauses
+    return EnergyPauses(pauses, speech - floor)
 
 
 def runs(mask: np.ndarray) -> list[tuple[bool, int, int]]:

@@ -118,9 +118,12 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def speech_probabilities(samples: np.ndarray, model: Any | None = None) -> np.ndarray:
+def speech_probabilities(samples: np.ndarray, model: Any | None = None,
+                         one_thread: bool = True) -> np.ndarray:
     """Speech probability of every ``WINDOW`` samples of 16 kHz mono float audio (the last window padded
-    with zeros). Runs under the module lock: the model keeps state between calls."""
+    with zeros). Runs under the module lock: the model keeps state between calls. ``one_thread``: run on
+    one torch thread (torch's thread count is the process's: a caller that runs beside another torch
+    user, such as the ASR model in another thread, passes False and leaves it alone)."""
     import torch
 
     x = samples
@@ -134,7 +137,8 @@ def speech_probabilities(samples: np.ndarray, model: Any | None = None) -> np.nd
     block_windows = max(MIN_BLOCK_WINDOWS, -(-n_windows // (groups * BATCH_STREAMS)))
     n_blocks = -(-n_windows // block_windows)
     offsets = np.arange(WINDOW)
-    with _lock, _one_thread(), torch.inference_mode():
+    threads = _one_thread() if one_thread else contextlib.nullcontext()
+    with _lock, threads, torch.inference_mode():
         for first_block in range(0, n_blocks, BATCH_STREAMS):
             blocks = np.arange(first_block, min(n_blocks, first_block + BATCH_STREAMS))
             # Each block is read from WARMUP_WINDOWS before its start (the first from its start: the
@@ -158,9 +162,11 @@ def speech_probabilities(samples: np.ndarray, model: Any | None = None) -> np.nd
     return probs
 
 
-def find_speech_pauses(samples: np.ndarray, rate: int, min_pause: float = 0.3) -> list[tuple[float, float]]:
+def find_speech_pauses(samples: np.ndarray, rate: int, min_pause: float = 0.3,
+                       one_thread: bool = True) -> list[tuple[float, float]]:
     """Gaps between speech of at least ``min_pause`` seconds as ``(start, end)`` seconds, in order (the
-    same form as :func:`chunky.audio.pauses.find_pauses`), by silero VAD. Raises :class:`VadUnavailable`."""
+    same form as :func:`chunky.audio.pauses.find_pauses`), by silero VAD. Raises :class:`VadUnavailable`.
+    ``one_thread``: as for :func:`speech_probabilities`."""
     x = _mono_float(samples)
     if rate <= 0 or len(x) == 0:
         return []
@@ -171,7 +177,7 @@ def find_speech_pauses(samples: np.ndarray, rate: int, min_pause: float = 0.3) -
         import soxr
 
         x = soxr.resample(x, rate, VAD_RATE).astype(np.float32, copy=False)
-    probs = speech_probabilities(x)
+    probs = speech_probabilities(x, one_thread=one_thread)
     speech = _hysteresis(probs, SPEECH_ON, SPEECH_OFF)
     hop = WINDOW / VAD_RATE
     pauses = []
@@ -212,7 +218,7 @@ def pauses(samples: np.ndarray, rate: int, method: str = "auto") -> tuple[list[t
             found = find_speech_pauses(samples, rate)
         except Exception as exc:
             level = logging.WARNING if method == "silero" else logging.INFO
-            log.log(level, "%s; finding pauses by energy instead", _reason(exc))
+            log.log(level, "%s; finding pauses by energy instead", failure_reason(exc))
         else:
             log.info("Pauses by silero VAD: %d in %.2f s", len(found), time.perf_counter() - started)
             return found, "silero"
@@ -221,7 +227,7 @@ def pauses(samples: np.ndarray, rate: int, method: str = "auto") -> tuple[list[t
     return found, "energy"
 
 
-def _reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, VadUnavailable):
         return f"silero VAD unavailable ({exc})"
     return f"silero VAD failed ({type(exc).__name__}: {exc})"

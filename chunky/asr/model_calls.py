@@ -1,0 +1,199 @@
+"""How batches of chunks reach a NeMo model, and the hypotheses that come back.
+
+Batches are built as NeMo's own tensor input path builds them (``TranscriptionTensorDataset``: an item
+shorter than 1 s is padded with zeros to 1 s, half before and half after; ``_speech_collate_fn``: zeros
+after each item up to the longest), by :func:`collate` in the feed thread, straight into pinned memory
+when the model is on a GPU (NeMo then copies it to the device without blocking).
+
+One pass per recording for the model families whose ``transcribe`` takes that path (CTC, RNNT/TDT,
+hybrid RNNT-CTC, and their BPE variants): NeMo's own per-batch loop, ``transcribe_generator``, runs
+over a DataLoader that hands it Chunky's batches as they come, and yields each batch's hypotheses. The
+family's ``transcribe`` first switches the decoding to timestamps, once (called with an empty loader):
+CTC models rebuild their decoding on every ``transcribe`` call (0.1-0.3 s each), which a call per batch
+would pay again and again. Any other model (Canary's prompts, custom classes) gets one
+``model.transcribe(arrays, timestamps=True)`` per batch, as NeMo documents it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from chunky.asr.gpu import autocast
+
+log = logging.getLogger("chunky.asr.engine")
+
+PAD_MIN_SECONDS = 1.0  # NeMo's TranscriptionTensorDataset default (pad_min_duration, pad_direction "both")
+
+
+@dataclass
+class BatchInputs:
+    """A batch as the model takes it."""
+
+    audio: Any  # torch.Tensor (rows, samples), float32
+    lengths: Any  # torch.Tensor (rows,), int64
+    leads: list[int]  # zeros put before each row's samples (short items): its words are that much late
+    sizes: list[int]  # each row's own samples, before any padding
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+
+def collate(arrays: Sequence[np.ndarray], rate: int, pin: bool = False) -> BatchInputs:
+    """The batch NeMo's tensor path would build from ``arrays`` (mono float32), in pinned memory if
+    ``pin``."""
+    import torch
+
+    minimum = int(PAD_MIN_SECONDS * rate)
+    leads, lengths = [], []
+    for x in arrays:
+        pad = max(0, minimum - len(x))
+        leads.append(pad // 2)
+        lengths.append(len(x) + pad)
+    width = max(lengths)
+    audio = torch.zeros((len(arrays), width), dtype=torch.float32, pin_memory=pin)
+    view = audio.numpy()
+    for row, (x, lead) in enumerate(zip(arrays, leads, strict=True)):
+        view[row, lead : lead + len(x)] = x
+    return BatchInputs(audio, torch.tensor(lengths, dtype=torch.long), leads, [len(x) for x in arrays])
+
+
+def rows(inputs: BatchInputs) -> list[np.ndarray]:
+    """Each row's own samples (no padding), as numpy views."""
+    view = inputs.audio.numpy()
+    spans = zip(inputs.leads, inputs.sizes, strict=True)
+    return [view[i, lead : lead + n] for i, (lead, n) in enumerate(spans)]
+
+
+def split(inputs: BatchInputs, size: int, rate: int) -> list[BatchInputs]:
+    """The batch as batches of at most ``size`` rows (in order), rebuilt by :func:`collate`."""
+    arrays = rows(inputs)
+    pin = bool(inputs.audio.is_pinned())
+    return [collate(arrays[i : i + size], rate, pin) for i in range(0, len(arrays), size)]
+
+
+def streams(model: Any) -> bool:
+    """Does this model's ``transcribe`` run NeMo's generic tensor path (one pass per recording works)?"""
+    try:
+        from nemo.collections.asr.models import EncDecCTCModel, EncDecHybridRNNTCTCModel, EncDecRNNTModel
+    except ImportError:  # pragma: no cover - an older NeMo
+        return False
+    cls = type(model)
+    for family in (EncDecHybridRNNTCTCModel, EncDecCTCModel, EncDecRNNTModel):
+        if isinstance(model, family):
+            # A subclass with its own transcribe or batch format (prompted models) takes the other path.
+            return all(getattr(cls, name) is getattr(family, name)
+                       for name in ("transcribe", "_transcribe_forward", "_transcribe_output_processing",
+                                    "_transcribe_on_begin", "transcribe_generator"))
+    return False
+
+
+def transcribe_arrays(model: Any, arrays: Sequence[np.ndarray], timestamps: bool) -> list[Any]:
+    """One ``model.transcribe`` call for a batch (the path for models :func:`streams` says no to)."""
+    result = model.transcribe(list(arrays), batch_size=len(arrays), timestamps=timestamps, verbose=False,
+                              num_workers=0)
+    if isinstance(result, tuple):  # RNNT models of older NeMo: (best, all)
+        result = result[0]
+    return list(result)
+
+
+class ModelCalls:
+    """Runs a model over batches: :meth:`start` once, then :meth:`run` (again after a failure, with the
+    batches left)."""
+
+    def __init__(self, model: Any, device: str = "cpu", precision: str = "float32"):
+        self.model = model
+        self.device = device
+        self.precision = precision
+        self.streamed = streams(model)
+        self.timestamps = True
+        self.in_flight: Any = None  # the batch whose hypotheses are being computed
+
+    def start(self, timestamps: bool = True) -> bool:
+        """Switch the model's decoding to timestamps (or not); returns whether they are on. A model that
+        refuses them transcribes text only."""
+        self.timestamps = timestamps
+        if not self.streamed:
+            return timestamps
+        try:
+            self._switch(timestamps)
+        except Exception as exc:
+            if not timestamps or is_oom(exc):
+                raise
+            self.no_timestamps(exc)
+        return self.timestamps
+
+    def no_timestamps(self, exc: BaseException) -> None:
+        """Go on without timestamps (after ``exc`` said the model cannot give them)."""
+        log.warning("%s gives no timestamps (%s: %s); transcribing text only",
+                    type(self.model).__name__, type(exc).__name__, exc)
+        self.timestamps = False
+        if self.streamed:
+            self._switch(False)
+
+    def _switch(self, timestamps: bool) -> None:
+        self.model.transcribe(_loader(iter(())), timestamps=timestamps, verbose=False, num_workers=0)
+
+    def run(self, batches: Iterable[Any]) -> Iterator[tuple[Any, list[Any]]]:
+        """(batch, its hypotheses) for each of ``batches`` (objects with ``inputs``: a BatchInputs)."""
+        if not self.streamed:
+            for batch in batches:
+                self.in_flight = batch
+                with autocast(self.device, self.precision):
+                    hyps = transcribe_arrays(self.model, rows(batch.inputs), self.timestamps)
+                yield batch, hyps
+                self.in_flight = None
+            return
+        import torch
+
+        def model_batches() -> Iterator[tuple[Any, ...]]:
+            for batch in batches:
+                self.in_flight = batch
+                yield batch.inputs.audio, batch.inputs.lengths, None, None
+
+        cfg = self.model.get_transcribe_config()
+        cfg.batch_size = 1  # (not used: the loader hands over whole batches)
+        cfg.return_hypotheses = True
+        cfg.timestamps = self.timestamps
+        cfg.verbose = False
+        cfg.num_workers = 0
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            for out in self.model.transcribe_generator(_loader(model_batches()), cfg):
+                if isinstance(out, tuple):  # (best, all) hypotheses
+                    out = out[0]
+                yield self.in_flight, list(out)
+                self.in_flight = None
+
+
+def _loader(items: Iterator[Any]) -> Any:
+    """A DataLoader that hands over ``items`` as they are (already batches), in this thread."""
+    from torch.utils.data import DataLoader, IterableDataset
+
+    class Items(IterableDataset):
+        def __iter__(self) -> Iterator[Any]:
+            return items
+
+    return DataLoader(Items(), batch_size=None, num_workers=0, collate_fn=_as_is)
+
+
+def _as_is(batch: Any) -> Any:
+    return batch
+
+
+def is_oom(exc: BaseException) -> bool:
+    """Is this the GPU (or CPU allocator) running out of memory?"""
+    try:
+        import torch
+
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            return True
+    except Exception:  # pragma: no cover
+        pass
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+
