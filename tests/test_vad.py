@@ -377,3 +377,62 @@ def test_loaded_once_and_safe_from_many_threads(monkeypatch):
     finally:
         monkeypatch.undo()
         vad.reset()
+
+
+# --- near each planned cut (chunky.audio.cuts), as the engine finds pauses -------------------------------
+
+def feed_cuts(tmp_path, name, audio, method):
+    """The chunks the engine's feed plans for ``audio`` (written as a float WAV, so the mix stays exact)
+    with pauses by ``method``, and its pause statistics."""
+    from chunky.asr.feed import ChunkFeed, FeedPlan
+    from chunky.audio.cuts import CutPauses
+
+    path = tmp_path / f"{name}.wav"
+    sf.write(str(path), audio, RATE, subtype="FLOAT")
+    pauses = CutPauses(method, RATE)
+    pauses.prepare()
+    feed = ChunkFeed(path, RATE, list, FeedPlan(chunk_seconds=8.0, overlap_seconds=1.0, pauses=pauses))
+    feed.start()
+    chunks = [fc.chunk for batch in feed for fc in batch.chunks]
+    feed.close()
+    return chunks, pauses.stats
+
+
+def test_auto_takes_energy_on_clean_speech_and_silero_under_a_loud_background(tmp_path):
+    """Clean speech: every cut is decided by energy (silero never runs). A swelling chord 10 dB or pink
+    noise 5 dB under the words: every cut goes to silero VAD, and none cuts a word."""
+    audio, truth = assemble(90.0, seed=30)
+    cases = {
+        "clean": audio,
+        "chord": with_background(audio, truth, swelling_chord(len(audio), 30), snr_db=10.0),
+        "pink": with_background(audio, truth, pink_noise(len(audio), 31), snr_db=5.0),
+    }
+    for name, mixed in cases.items():
+        chunks, stats = feed_cuts(tmp_path, name, mixed, "auto")
+        cuts = [c.keep_end for c in chunks[:-1]]
+        assert len(cuts) >= 10
+        assert (stats.energy, stats.silero) == ((len(cuts), 0) if name == "clean" else (0, len(cuts))), name
+        assert all(c.end == c.keep_end for c in chunks), name  # every cut in a pause
+        assert not [c for c in cuts if any(w.start - 0.02 <= c <= w.end + 0.02 for w in truth)], name
+
+
+def test_energy_alone_under_pink_noise_and_silero_alone_on_clean_speech(tmp_path):
+    audio, truth = assemble(60.0, seed=32)
+    pink = with_background(audio, truth, pink_noise(len(audio), 33), snr_db=5.0)
+    chunks, stats = feed_cuts(tmp_path, "pink", pink, "energy")
+    assert stats.silero == 0 and stats.energy == len(chunks) - 1
+    chunks, stats = feed_cuts(tmp_path, "clean", audio, "silero")
+    assert stats.energy == 0 and stats.silero == len(chunks) - 1
+    cuts = [c.keep_end for c in chunks[:-1]]
+    assert not [c for c in cuts if any(w.start <= c <= w.end for w in truth)]
+
+
+def test_auto_without_silero_cuts_by_energy_and_says_so_once(tmp_path, no_silero, caplog):
+    audio, truth = assemble(60.0, seed=34)
+    pink = with_background(audio, truth, pink_noise(len(audio), 35), snr_db=5.0)
+    with caplog.at_level(logging.INFO, logger="chunky.audio.vad"):
+        chunks, stats = feed_cuts(tmp_path, "pink", pink, "auto")
+    assert stats.silero == 0 and stats.energy == len(chunks) - 1
+    assert "No module named 'silero_vad'" in (stats.fallback or "")
+    said = [r for r in caplog.records if "finding pauses by energy instead" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.INFO

@@ -38,7 +38,7 @@ from chunky.transcript.model import Segment, Transcript, Word
 
 log = logging.getLogger(__name__)
 
-TRIM_SECONDS = 1.0  # the freed heap is given back to the system at most this often
+TRIM_SECONDS = 10.0  # the freed heap is given back to the system at most this often (it costs up to 0.1 s)
 
 
 def hypothesis_words(hyp: Any, offset: float, shift: float = 0.0) -> list[Word]:

@@ -194,14 +194,19 @@ class ChunkFeed:
             if self._stop.is_set():
                 return
             need = math.ceil(planner.audio_needed() * rate)
-            started = time.perf_counter()
+            pauses = self.plan.pauses
             while not eof and buffer.end < need:
+                started = time.perf_counter()
                 block = next(self._blocks, None)
+                stats.decode_seconds += time.perf_counter() - started
                 if block is None:
                     eof = True
+                    if pauses is not None:
+                        pauses.finish()
                 else:
                     buffer.append(block)
-            stats.decode_seconds += time.perf_counter() - started
+                    if pauses is not None:
+                        pauses.add(block)
             stats.buffer_bytes = max(stats.buffer_bytes, buffer.nbytes)
             if eof and self.duration is None:
                 self.duration = buffer.end / rate
@@ -209,15 +214,18 @@ class ChunkFeed:
             band = planner.search_band(self.duration)
             found: list[tuple[float, float]] = []
             first = math.floor(planner.window_start * rate)
-            if band is not None and self.plan.pauses is not None:
-                found = self.plan.pauses.find(buffer.view(first, buffer.end), first, band)
+            if band is not None and pauses is not None:
+                found = pauses.find(buffer.view(first, buffer.end), first, band)
             chunk = planner.next_chunk(self.duration, found)
             if chunk.end > chunk.keep_end:
                 stats.hard_cuts += 1
             started = time.perf_counter()
             a, b = chunk.sample_range(rate, buffer.end)
             samples = buffer.read(a, b)
-            buffer.drop_before(math.floor(planner.window_start * rate))
+            next_first = math.floor(planner.window_start * rate)
+            buffer.drop_before(next_first)
+            if pauses is not None:
+                pauses.drop_before(next_first)
             silent = is_silent(samples, SILENT_DBFS)
             pending.append(FeedChunk(chunk, len(samples), silent))
             stats.chunks += 1

@@ -76,19 +76,21 @@ def split(inputs: BatchInputs, size: int, rate: int) -> list[BatchInputs]:
     return [collate(arrays[i : i + size], rate, pin) for i in range(0, len(arrays), size)]
 
 
+_FAMILIES = ("EncDecHybridRNNTCTCModel", "EncDecCTCModel", "EncDecRNNTModel")  # most specific first
+_OWN = ("transcribe", "_transcribe_forward", "_transcribe_output_processing", "_transcribe_on_begin",
+        "transcribe_generator")
+
+
 def streams(model: Any) -> bool:
-    """Does this model's ``transcribe`` run NeMo's generic tensor path (one pass per recording works)?"""
-    try:
-        from nemo.collections.asr.models import EncDecCTCModel, EncDecHybridRNNTCTCModel, EncDecRNNTModel
-    except ImportError:  # pragma: no cover - an older NeMo
-        return False
+    """Does this model's ``transcribe`` run NeMo's generic tensor path (one pass per recording works)?
+    (Looked up in the model's class hierarchy: nothing is imported.)"""
     cls = type(model)
-    for family in (EncDecHybridRNNTCTCModel, EncDecCTCModel, EncDecRNNTModel):
-        if isinstance(model, family):
+    for name in _FAMILIES:
+        family = next((c for c in cls.__mro__ if c.__name__ == name
+                       and c.__module__.startswith("nemo.collections.asr.models")), None)
+        if family is not None:
             # A subclass with its own transcribe or batch format (prompted models) takes the other path.
-            return all(getattr(cls, name) is getattr(family, name)
-                       for name in ("transcribe", "_transcribe_forward", "_transcribe_output_processing",
-                                    "_transcribe_on_begin", "transcribe_generator"))
+            return all(getattr(cls, attr, None) is getattr(family, attr, None) for attr in _OWN)
     return False
 
 
@@ -136,6 +138,8 @@ class ModelCalls:
             self._switch(False)
 
     def _switch(self, timestamps: bool) -> None:
+        if timestamps and _timestamps_on(self.model):
+            return  # already (an earlier recording): CTC's transcribe would rebuild its decoding anyway
         self.model.transcribe(_loader(iter(())), timestamps=timestamps, verbose=False, num_workers=0)
 
     def run(self, batches: Iterable[Any]) -> Iterator[tuple[Any, list[Any]]]:
@@ -167,6 +171,20 @@ class ModelCalls:
                     out = out[0]
                 yield self.in_flight, list(out)
                 self.in_flight = None
+
+
+def _timestamps_on(model: Any) -> bool:
+    """Is the model's decoding built to compute timestamps (and its config says so)?"""
+    try:
+        cfg = model.cfg.decoding
+        if getattr(model, "cur_decoder", "rnnt") == "ctc":  # hybrid models decoding with their CTC head
+            cfg, decoding = model.cfg.aux_ctc.decoding, model.ctc_decoding
+        else:
+            decoding = model.decoding
+        return cfg.get("compute_timestamps", None) is True and getattr(decoding, "compute_timestamps",
+                                                                        None) is True
+    except Exception:  # an unusual model: let its transcribe decide
+        return False
 
 
 def _loader(items: Iterator[Any]) -> Any:

@@ -44,11 +44,11 @@ class SampleBuffer:
         n = len(block)
         if self._used + n > len(self._data):
             live = self._used - self._lo
-            if live + n > len(self._data) // 2:  # mostly live: grow (and compact)
+            if live + n > len(self._data):  # grow (and compact)
                 grown = np.empty(max(2 * len(self._data), live + n), dtype=self._data.dtype)
                 grown[:live] = self._data[self._lo : self._used]
                 self._data = grown
-            else:  # mostly dropped: move the live part to the front
+            else:  # move the live part to the front
                 self._data[:live] = self._data[self._lo : self._used]
             self._offset += self._lo
             self._used, self._lo = live, 0

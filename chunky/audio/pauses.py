@@ -77,9 +77,14 @@ def energy_pauses(
     if sample_rate <= 0 or len(x) == 0:
         return EnergyPauses([], 0.0)
     frame_len = max(1, round(frame * sample_rate))
-    hop = frame_len / sample_rate
-    duration = len(x) / sample_rate
-    levels = _frame_levels(x, frame_len)
+    return pauses_from_levels(_frame_levels(x, frame_len), frame_len / sample_rate, len(x) / sample_rate,
+                              min_pause)
+
+
+def pauses_from_levels(levels: np.ndarray, hop: float, duration: float,
+                       min_pause: float = 0.3) -> EnergyPauses:
+    """:func:`energy_pauses` from the frame levels (dBFS, one per ``hop`` seconds) of ``duration``
+    seconds of audio."""
     if len(levels) == 0:
         return EnergyPauses([], 0.0)
     speech = float(np.percentile(levels, SPEECH_PERCENTILE))
@@ -103,6 +108,45 @@ def energy_pauses(
         if value and b - a >= min_frames - 1e-9:
             pauses.append((a * hop, min(duration, b * hop)))
     return EnergyPauses(pauses, speech - floor)
+
+
+class FrameLevels:
+    """The frame levels of a recording that arrives block by block, as :func:`find_pauses` measures them
+    (frames of ``frame`` seconds from the recording's start), kept from a chosen frame on: a stretch of
+    them gives :func:`pauses_from_levels` without measuring the samples again."""
+
+    def __init__(self, sample_rate: int, frame: float = 0.02):
+        from chunky.audio.buffer import SampleBuffer
+
+        self.frame_len = max(1, round(frame * sample_rate))
+        self.hop = self.frame_len / sample_rate
+        self._levels = SampleBuffer(dtype=np.float64, capacity=4096)
+        self._tail = np.zeros(0, np.float32)  # samples of the frame not complete yet
+
+    @property
+    def frames(self) -> int:
+        """Frames measured so far."""
+        return self._levels.end
+
+    def add(self, block: np.ndarray) -> None:
+        x = np.concatenate([self._tail, block]) if len(self._tail) else np.asarray(block)
+        whole = len(x) // self.frame_len
+        if whole:
+            self._levels.append(_frame_levels(x[: whole * self.frame_len], self.frame_len))
+        self._tail = x[whole * self.frame_len :].copy()
+
+    def finish(self) -> None:
+        """The recording ended: its last, partial frame counts when over half full."""
+        if len(self._tail) > self.frame_len // 2:
+            self._levels.append(_frame_levels(self._tail, self.frame_len))
+        self._tail = self._tail[:0]
+
+    def levels(self, first: int, last: int) -> np.ndarray:
+        """Levels of frames ``[first, last)`` (read-only; valid until the next add or drop)."""
+        return self._levels.view(first, last)
+
+    def drop_before(self, frame: int) -> None:
+        self._levels.drop_before(frame)
 
 
 def runs(mask: np.ndarray) -> list[tuple[bool, int, int]]:

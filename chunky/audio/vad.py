@@ -119,7 +119,7 @@ def _one_thread() -> Iterator[None]:
 
 
 def speech_probabilities(samples: np.ndarray, model: Any | None = None,
-                         one_thread: bool = True) -> np.ndarray:
+                         one_thread: bool = True, min_block: int | None = None) -> np.ndarray:
     """Speech probability of every ``WINDOW`` samples of 16 kHz mono float audio (the last window padded
     with zeros). Runs under the module lock: the model keeps state between calls. ``one_thread``: run on
     one torch thread (torch's thread count is the process's: a caller that runs beside another torch
@@ -134,7 +134,8 @@ def speech_probabilities(samples: np.ndarray, model: Any | None = None,
         return probs
     model = model if model is not None else load_model()
     groups = -(-n_windows // (BATCH_STREAMS * MAX_BLOCK_WINDOWS))
-    block_windows = max(MIN_BLOCK_WINDOWS, -(-n_windows // (groups * BATCH_STREAMS)))
+    shortest = MIN_BLOCK_WINDOWS if min_block is None else max(1, int(min_block))
+    block_windows = max(shortest, -(-n_windows // (groups * BATCH_STREAMS)))
     n_blocks = -(-n_windows // block_windows)
     offsets = np.arange(WINDOW)
     threads = _one_thread() if one_thread else contextlib.nullcontext()
@@ -163,10 +164,10 @@ def speech_probabilities(samples: np.ndarray, model: Any | None = None,
 
 
 def find_speech_pauses(samples: np.ndarray, rate: int, min_pause: float = 0.3,
-                       one_thread: bool = True) -> list[tuple[float, float]]:
+                       one_thread: bool = True, min_block: int | None = None) -> list[tuple[float, float]]:
     """Gaps between speech of at least ``min_pause`` seconds as ``(start, end)`` seconds, in order (the
     same form as :func:`chunky.audio.pauses.find_pauses`), by silero VAD. Raises :class:`VadUnavailable`.
-    ``one_thread``: as for :func:`speech_probabilities`."""
+    ``one_thread``, ``min_block``: as for :func:`speech_probabilities`."""
     x = _mono_float(samples)
     if rate <= 0 or len(x) == 0:
         return []
@@ -177,7 +178,8 @@ def find_speech_pauses(samples: np.ndarray, rate: int, min_pause: float = 0.3,
         import soxr
 
         x = soxr.resample(x, rate, VAD_RATE).astype(np.float32, copy=False)
-    probs = speech_probabilities(x, one_thread=one_thread)
+    probs = (speech_probabilities(x) if one_thread and min_block is None
+             else speech_probabilities(x, one_thread=one_thread, min_block=min_block))
     speech = _hysteresis(probs, SPEECH_ON, SPEECH_OFF)
     hop = WINDOW / VAD_RATE
     pauses = []
