@@ -13,8 +13,10 @@ the next cut (the last 30% of a chunk window), so pauses are looked for there an
   otherwise (a loud or swelling background hides gaps from energy or pushes its pauses into words, see
   tests/test_vad.py); energy when silero cannot load.
 
-Everything here runs in the engine's feed thread, beside the ASR model: silero runs without touching
-torch's thread count (which is the whole process's).
+Everything here runs in the engine's feed thread, beside the ASR model. silero runs on one torch thread
+(on two, its tiny steps wait on each other: 15 times slower on a busy 2-core machine); torch's thread
+count is the whole process's, so while it runs a model on the CPU has one thread too (the feed takes
+the other core), and it is restored at once after.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ log = logging.getLogger("chunky.audio.vad")
 CLEAR_RANGE_DB = 35.0
 LEAD_IN = 1.0  # seconds silero reads before the band (its first outputs come from a cold state)
 MARGIN = 0.5  # seconds silero reads past the band's end, so a pause at the band's edge is whole
+BLOCK_WINDOWS = 64  # silero runs a band as blocks of about 2 s side by side (fewer steps)
 
 METHODS = vad.METHODS
 
@@ -110,7 +113,7 @@ class CutPauses:
         a = max(0, int(math.floor((lo - LEAD_IN - offset) * self.rate)))
         b = min(len(samples), int(math.ceil((hi + MARGIN - offset) * self.rate)))
         try:
-            found_vad = vad.find_speech_pauses(samples[a:b], self.rate, one_thread=False)
+            found_vad = vad.find_speech_pauses(samples[a:b], self.rate, min_block=BLOCK_WINDOWS)
         except Exception as exc:  # silero missing or broken: energy from now on, said once
             self._fall_back(exc)
             return self._find(samples, first, band)
