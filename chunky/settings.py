@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chunky.asr.options import VAD_METHODS, EngineOptions
+from chunky.asr.options import PRECISIONS, VAD_METHODS, EngineOptions
 from chunky.base.fs import atomic_write_json, read_json
 from chunky.base.retry import DEFAULT_DELAYS
 from chunky.export import FORMATS, UnknownFormatError, parse_formats
@@ -41,9 +41,10 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)\s*$", re.IGNORECASE)
 class Settings:
     model: str | None = None  # the model to use; None: the default one, else the first installed
     device: str = "auto"  # auto, cpu, cuda
-    batch_size: int = 8  # chunks per model call (halved on GPU out-of-memory)
+    batch_size: int = 0  # chunks per model call; 0: auto (from free GPU memory; 8 on the CPU)
     chunk_seconds: float = 30.0  # longest piece of audio given to the model at once
     vad: str = "auto"  # how pauses are found: auto, silero, energy
+    precision: str = "float32"  # the model's arithmetic on a GPU: float32, auto, bfloat16, float16
     formats: tuple[str, ...] = FORMATS  # output formats written for every recording
     max_upload: str = "4gb"  # the page's upload limit
     lock_retry_delays: tuple[float, ...] = DEFAULT_DELAYS  # seconds between retries of a locked file
@@ -57,7 +58,8 @@ class Settings:
     rejected: Mapping[str, tuple[str, str, str]] = field(default_factory=dict, compare=False, repr=False)
 
     def engine_options(self) -> EngineOptions:
-        return EngineOptions(chunk_seconds=self.chunk_seconds, batch_size=self.batch_size, vad=self.vad)
+        return EngineOptions(chunk_seconds=self.chunk_seconds, batch_size=self.batch_size, vad=self.vad,
+                             precision=self.precision)
 
     def origin(self, name: str) -> str:
         return self.origins.get(name, "default")
@@ -93,6 +95,16 @@ def _choice(choices: Iterable[str]) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _batch_size(raw: str) -> int:
+    """``"auto"`` (0) or a whole number of chunks."""
+    if str(raw).strip().lower() == "auto":
+        return 0
+    try:
+        return _positive(int)(raw)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (or auto)") from None
 
 
 def _text(raw: str) -> str | None:
@@ -143,6 +155,8 @@ class Option:
     metavar: str | None = None
 
     def show(self, value: Any) -> str:
+        if self.name == "batch_size" and value == 0:
+            return "auto"
         if isinstance(value, tuple):
             return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
         return "-" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
@@ -153,12 +167,16 @@ OPTIONS: tuple[Option, ...] = (
            saved=True, metavar="NAME"),
     Option("device", _choice(DEVICES), "where the model runs: auto (the GPU when there is one), cpu or cuda",
            "CHUNKY_DEVICE", "--device"),
-    Option("batch_size", _positive(int), "chunks per model call (halved on GPU out-of-memory)",
-           "CHUNKY_BATCH_SIZE", "--batch-size", metavar="N"),
+    Option("batch_size", _batch_size, "chunks per model call, or auto: as many as the GPU's free memory "
+           "holds (8 on the CPU); halved on GPU out-of-memory", "CHUNKY_BATCH_SIZE", "--batch-size",
+           metavar="N"),
     Option("chunk_seconds", _positive(float), "longest piece of audio given to the model at once, seconds",
            "CHUNKY_CHUNK_SECONDS", "--chunk-seconds", metavar="S"),
-    Option("vad", _choice(VAD_METHODS), "how pauses are found to cut chunks: auto, silero or energy",
-           "CHUNKY_VAD", "--vad"),
+    Option("vad", _choice(VAD_METHODS), "how pauses are found to cut chunks: auto (energy where the "
+           "recording is clean, silero VAD elsewhere), silero or energy", "CHUNKY_VAD", "--vad"),
+    Option("precision", _choice(PRECISIONS), "the model's arithmetic on a GPU: float32 (exact), auto "
+           "(bfloat16 where the GPU has it, else float16), bfloat16 or float16", "CHUNKY_PRECISION",
+           "--precision"),
     Option("formats", _formats, f"output formats, comma-separated, out of {','.join(FORMATS)}, or 'all'",
            "CHUNKY_FORMATS", "--format", metavar="LIST"),
     Option("max_upload", parse_size, "largest upload the page accepts, e.g. 4gb", "CHUNKY_MAX_UPLOAD",
@@ -173,7 +191,7 @@ OPTIONS: tuple[Option, ...] = (
            flag="--share"),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
-ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad")
+ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad", "precision")
 SERVER_SETTINGS = ("host", "port", "open_browser", "share", "max_upload")
 
 
@@ -227,7 +245,7 @@ def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str]) -> None
                                 help=o.help)
             continue
         kwargs: dict[str, Any] = {"dest": name, "default": None, "metavar": o.metavar}
-        choices = {"device": DEVICES, "vad": VAD_METHODS}.get(name)
+        choices = {"device": DEVICES, "vad": VAD_METHODS, "precision": PRECISIONS}.get(name)
         if choices:
             kwargs.update(choices=choices, metavar=None)
         default = getattr(Settings(), name)
