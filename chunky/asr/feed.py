@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 DEPTH = 2  # prepared batches waiting for the model
 BLOCK_SECONDS = 10.0  # decoded at a time
 SILENT_DBFS = -60.0  # a chunk whose every sample is quieter than this is not transcribed
+MAX_START_SECONDS = 120.0  # the decode buffer starts at most this big
 _POLL = 0.1  # seconds between checks of the stop flag while the queue is full
 
 
@@ -186,7 +187,9 @@ class ChunkFeed:
 
     def _produce(self) -> None:
         rate, planner, stats = self.rate, self.planner, self.stats
-        buffer = SampleBuffer(capacity=int((self.plan.chunk_seconds + 2 * BLOCK_SECONDS) * rate))
+        # room for a window, the shortest last chunk and a block (it grows if a window is longer)
+        capacity = min(self.plan.chunk_seconds + 2 * BLOCK_SECONDS, MAX_START_SECONDS) * rate
+        buffer = SampleBuffer(capacity=int(capacity))
         pending: list[FeedChunk] = []
         arrays: list[np.ndarray] = []
         eof = False
