@@ -38,7 +38,9 @@ from chunky.transcript.model import Segment, Transcript, Word
 
 log = logging.getLogger(__name__)
 
-TRIM_SECONDS = 10.0  # the freed heap is given back to the system at most this often (it costs up to 0.1 s)
+# The freed heap is given back to the system once the process has grown this much since it last was (the
+# model's temporaries come and go with every batch; glibc keeps what they leave in its heaps).
+TRIM_GROWTH = 64 * 2**20
 
 
 def hypothesis_words(hyp: Any, offset: float, shift: float = 0.0) -> list[Word]:
@@ -153,7 +155,7 @@ class _Transcription:
         self.transcribed = 0  # chunks given to the model
         self.batch_size = self._first_batch_size()
         self._memory: gpu.PeakMemory | None = None
-        self._trimmed = time.monotonic()
+        self._rss_after_trim = _rss_bytes()
 
     # --- batch size ---------------------------------------------------------------------------------
 
@@ -304,10 +306,10 @@ class _Transcription:
                                 str(self.path), self.opts)
 
     def _trim(self) -> None:
-        now = time.monotonic()
-        if now - self._trimmed >= TRIM_SECONDS:
+        rss = _rss_bytes()
+        if rss - self._rss_after_trim > TRIM_GROWTH:
             _trim_heap()
-            self._trimmed = now
+            self._rss_after_trim = _rss_bytes()
 
     def _log_summary(self, seconds: float, duration: float, pauses: CutPauses | None) -> None:
         s = self.feed.stats
@@ -324,9 +326,28 @@ class _Transcription:
 _malloc_trim: Any = None
 
 
+def _rss_bytes() -> int:
+    """This process's resident memory (Linux: /proc/self/statm; 0 where that cannot be read)."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+_PAGE = 4096
+try:
+    import os as _os
+
+    _PAGE = _os.sysconf("SC_PAGE_SIZE")
+except (AttributeError, ValueError, OSError):  # pragma: no cover - Windows
+    pass
+
+
 def _trim_heap() -> None:
-    """Give the memory freed by a batch back to the OS (glibc keeps freed blocks in its heaps; over hours
-    of audio the process grew by hundreds of MB without this: bench/RESULTS.md, Memory)."""
+    """Give the memory freed by batches back to the OS (glibc keeps freed blocks in its heaps; over hours
+    of audio the process grew by hundreds of MB without this: bench/RESULTS.md, Memory). Linux only:
+    elsewhere (Windows' heap returns big blocks itself) it does nothing."""
     global _malloc_trim
     if _malloc_trim is None:
         _malloc_trim = False

@@ -138,8 +138,8 @@ class ModelCalls:
             self._switch(False)
 
     def _switch(self, timestamps: bool) -> None:
-        if timestamps and _timestamps_on(self.model):
-            return  # already (an earlier recording): CTC's transcribe would rebuild its decoding anyway
+        # (RNNT and hybrid models skip the rebuild when the decoding is already so; CTC models rebuild it,
+        # once per recording here instead of once per batch.)
         self.model.transcribe(_loader(iter(())), timestamps=timestamps, verbose=False, num_workers=0)
 
     def run(self, batches: Iterable[Any]) -> Iterator[tuple[Any, list[Any]]]:
@@ -171,20 +171,6 @@ class ModelCalls:
                     out = out[0]
                 yield self.in_flight, list(out)
                 self.in_flight = None
-
-
-def _timestamps_on(model: Any) -> bool:
-    """Is the model's decoding built to compute timestamps (and its config says so)?"""
-    try:
-        cfg = model.cfg.decoding
-        if getattr(model, "cur_decoder", "rnnt") == "ctc":  # hybrid models decoding with their CTC head
-            cfg, decoding = model.cfg.aux_ctc.decoding, model.ctc_decoding
-        else:
-            decoding = model.decoding
-        return cfg.get("compute_timestamps", None) is True and getattr(decoding, "compute_timestamps",
-                                                                        None) is True
-    except Exception:  # an unusual model: let its transcribe decide
-        return False
 
 
 def _loader(items: Iterator[Any]) -> Any:
