@@ -24,10 +24,16 @@ from tests.conftest import skip_or_fail
 from tests.speech import RATE, assemble, write_flac
 
 
+def keep(arrays, alone):
+    """A ``prepare`` that keeps the arrays as they are."""
+    return list(arrays)
+
+
 def run_feed(path, plan: FeedPlan, batch_size: int = 3, rate: int = RATE, depth: int = 2):
     """Every batch the feed hands over, with the sample arrays ``prepare`` got for it."""
     batches = []
-    feed = ChunkFeed(path, rate, lambda arrays: [a.copy() for a in arrays], plan, batch_size, depth).start()
+    feed = ChunkFeed(path, rate, lambda arrays, alone: [a.copy() for a in arrays], plan, batch_size,
+                     depth).start()
     try:
         for batch in feed:
             batches.append(batch)
@@ -161,19 +167,19 @@ def test_silent_chunks_are_marked_and_not_batched(tmp_path, speech):
 
 def test_errors_reach_the_consumer_and_leave_no_thread(tmp_path):
     tiny = write_flac(tmp_path / "tiny.flac", np.full(800, 0.1, np.float32))  # 0.05 s
-    feed = ChunkFeed(tiny, RATE, list).start()
+    feed = ChunkFeed(tiny, RATE, keep).start()
     with pytest.raises(AudioError, match="too short"):
         list(feed)
     feed.close()
     with pytest.raises(AudioError, match="not found"):
-        ChunkFeed(tmp_path / "missing.flac", RATE, list)
+        ChunkFeed(tmp_path / "missing.flac", RATE, keep)
     assert not [t for t in threading.enumerate() if t.name.startswith("chunky-feed")]
 
 
 def test_a_consumer_that_stops_early_stops_the_feed(tmp_path):
     audio, _ = assemble(300.0, seed=23)
     path = write_flac(tmp_path / "long.flac", audio)
-    feed = ChunkFeed(path, RATE, list, FeedPlan(chunk_seconds=10.0, pauses=None), batch_size=1,
+    feed = ChunkFeed(path, RATE, keep, FeedPlan(chunk_seconds=10.0, pauses=None), batch_size=1,
                      depth=1).start()
     first = next(iter(feed))
     assert first.chunks[0].chunk.index == 0
@@ -188,7 +194,7 @@ def test_a_consumer_that_stops_early_stops_the_feed(tmp_path):
 def test_the_chunk_count_is_estimated_then_exact(tmp_path, speech):
     audio, _ = speech
     path = write_flac(tmp_path / "speech.flac", audio)
-    feed = ChunkFeed(path, RATE, list, FeedPlan(chunk_seconds=10.0, pauses=CutPauses("energy", RATE)))
+    feed = ChunkFeed(path, RATE, keep, FeedPlan(chunk_seconds=10.0, pauses=CutPauses("energy", RATE)))
     estimate = feed.chunk_count(len(audio) / RATE)
     feed.start()
     batches = list(feed)
@@ -217,3 +223,15 @@ def test_sample_buffer_reads_what_was_appended_across_drops_and_growth():
     with pytest.raises(ValueError):
         buffer.view(0, 10)
     assert not buffer.view(buffer.start, buffer.end).flags.writeable
+
+
+def test_prepare_is_told_when_a_batch_is_the_whole_recording(tmp_path, speech):
+    audio, _ = speech
+    seen = []
+    for seconds in (6.0, 75.0):
+        path = write_flac(tmp_path / f"{seconds:.0f}.flac", audio[: int(seconds * RATE)])
+        feed = ChunkFeed(path, RATE, lambda arrays, alone, s=seconds: seen.append((s, alone)),
+                         FeedPlan(chunk_seconds=10.0, pauses=None), batch_size=2).start()
+        list(feed)
+        feed.close()
+    assert seen[0] == (6.0, True) and seen[1:] and all(s == (75.0, False) for s in seen[1:])

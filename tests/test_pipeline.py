@@ -144,6 +144,14 @@ def test_batches_are_built_as_nemo_builds_them(model) -> None:
     assert [len(p) for p in parts] == [2, 2, 1]
     joined = [r for p in parts for r in model_calls.rows(p)]
     assert all(np.array_equal(a, b) for a, b in zip(joined, arrays, strict=True))
+    # A batch of a recording of several chunks: its width rounded up to whole seconds, zeros after.
+    stepped = model_calls.collate(arrays, RATE, step=RATE)
+    assert stepped.audio.shape == (5, 48_000) and torch.equal(stepped.lengths, lengths)
+    odd = model_calls.collate(arrays[1:2], RATE, step=RATE // 2)
+    assert odd.audio.shape == (1, 16_000) and torch.equal(odd.audio, audio[1:2, :16_000])
+    assert all(p.step == RATE for p in model_calls.split(stepped, 2, RATE))
+    wide = model_calls.collate([arrays[0][:40_001]], RATE, step=RATE)
+    assert wide.audio.shape == (1, 48_000) and not wide.audio[0, 40_001:].any()
 
 
 def test_a_short_recording_padded_by_nemo_keeps_its_word_times(engine, tmp_path) -> None:

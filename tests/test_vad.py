@@ -391,7 +391,8 @@ def feed_cuts(tmp_path, name, audio, method):
     sf.write(str(path), audio, RATE, subtype="FLOAT")
     pauses = CutPauses(method, RATE)
     pauses.prepare()
-    feed = ChunkFeed(path, RATE, list, FeedPlan(chunk_seconds=8.0, overlap_seconds=1.0, pauses=pauses))
+    feed = ChunkFeed(path, RATE, lambda arrays, alone: None,
+                     FeedPlan(chunk_seconds=8.0, overlap_seconds=1.0, pauses=pauses))
     feed.start()
     chunks = [fc.chunk for batch in feed for fc in batch.chunks]
     feed.close()

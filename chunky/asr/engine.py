@@ -27,7 +27,7 @@ from typing import Any
 
 from chunky.asr import gpu
 from chunky.asr.feed import Batch, ChunkFeed, FeedPlan
-from chunky.asr.model_calls import ModelCalls, collate, is_oom, split
+from chunky.asr.model_calls import WIDTH_STEP, ModelCalls, collate, is_oom, split
 from chunky.asr.options import EngineOptions, PartialTranscriptCancelled, Progress, ProgressFn
 from chunky.asr.stitching import Stitcher, stitch
 from chunky.audio import decode as audio
@@ -219,9 +219,11 @@ class _Transcription:
         if pauses is not None:
             pauses.prepare()
         pin = self.device == "cuda"
+        step = int(WIDTH_STEP * self.rate)
         plan = FeedPlan(opts.chunk_seconds, opts.overlap_seconds, pauses, opts.channel)
-        self.feed = ChunkFeed(self.path, self.rate, lambda arrays: collate(arrays, self.rate, pin), plan,
-                              self.batch_size)
+        self.feed = ChunkFeed(
+            self.path, self.rate, lambda arrays, alone: collate(arrays, self.rate, pin, 0 if alone else step),
+            plan, self.batch_size)
         started = time.perf_counter()
         try:
             self.report(Progress("transcribing", 0.0, self.total, 0, self.feed.chunk_count(self.total), []))

@@ -100,11 +100,12 @@ class FeedPlan:
 class ChunkFeed:
     """Batches of a recording's chunks, prepared in a thread of their own; iterate to take them in order.
 
-    ``prepare`` turns a batch's sample arrays into the model's input (it runs in the feed thread);
+    ``prepare(arrays, alone)`` turns a batch's sample arrays into the model's input (it runs in the feed
+    thread; ``alone``: the batch is the recording's only chunk);
     ``batch_size`` may change while the feed runs (it applies to the batches formed after).
     """
 
-    def __init__(self, path: str | Path, rate: int, prepare: Callable[[Sequence[np.ndarray]], Any],
+    def __init__(self, path: str | Path, rate: int, prepare: Callable[[Sequence[np.ndarray], bool], Any],
                  plan: FeedPlan | None = None, batch_size: int = 8, depth: int = DEPTH):
         self.path = Path(path)
         self.rate = int(rate)
@@ -239,7 +240,8 @@ class ChunkFeed:
             del samples
             full = len(arrays) >= self.batch_size or len(pending) >= 4 * self.batch_size
             if full or planner.finished:
-                batch = Batch(pending, self.prepare(arrays) if arrays else None)
+                alone = planner.finished and planner.count == 1
+                batch = Batch(pending, self.prepare(arrays, alone) if arrays else None)
                 pending, arrays = [], []
                 stats.batches += 1
                 stats.prepare_seconds += time.perf_counter() - started

@@ -3,7 +3,12 @@
 Batches are built as NeMo's own tensor input path builds them (``TranscriptionTensorDataset``: an item
 shorter than 1 s is padded with zeros to 1 s, half before and half after; ``_speech_collate_fn``: zeros
 after each item up to the longest), by :func:`collate` in the feed thread, straight into pinned memory
-when the model is on a GPU (NeMo then copies it to the device without blocking).
+when the model is on a GPU (NeMo then copies it to the device without blocking). One thing differs when
+a recording has several chunks: the batch's width is rounded up to whole seconds (``WIDTH_STEP``), so
+the model sees a few dozen shapes instead of one per batch. Kernel libraries keep what they prepare per
+shape (oneDNN's primitive cache on a CPU; cuDNN/cuBLAS plans, CUDA graphs on a GPU): with a new shape for
+every batch the process grew by about 150 MB over 12 hours (bench/RESULTS.md, Memory). The zeros cost
+under 2% more work on average, and each row's length still tells the model where its audio ends.
 
 One pass per recording for the model families whose ``transcribe`` takes that path (CTC, RNNT/TDT,
 hybrid RNNT-CTC, and their BPE variants): NeMo's own per-batch loop, ``transcribe_generator``, runs
@@ -28,6 +33,7 @@ from chunky.asr.gpu import autocast
 log = logging.getLogger("chunky.asr.engine")
 
 PAD_MIN_SECONDS = 1.0  # NeMo's TranscriptionTensorDataset default (pad_min_duration, pad_direction "both")
+WIDTH_STEP = 1.0  # seconds: batch widths are multiples of this (recordings of more than one chunk)
 
 
 @dataclass
@@ -38,14 +44,15 @@ class BatchInputs:
     lengths: Any  # torch.Tensor (rows,), int64
     leads: list[int]  # zeros put before each row's samples (short items): its words are that much late
     sizes: list[int]  # each row's own samples, before any padding
+    step: int = 0  # the width is a multiple of this many samples (0: the longest row's)
 
     def __len__(self) -> int:
         return len(self.sizes)
 
 
-def collate(arrays: Sequence[np.ndarray], rate: int, pin: bool = False) -> BatchInputs:
+def collate(arrays: Sequence[np.ndarray], rate: int, pin: bool = False, step: int = 0) -> BatchInputs:
     """The batch NeMo's tensor path would build from ``arrays`` (mono float32), in pinned memory if
-    ``pin``."""
+    ``pin``, its width rounded up to a multiple of ``step`` samples (0: not)."""
     import torch
 
     minimum = int(PAD_MIN_SECONDS * rate)
@@ -55,11 +62,13 @@ def collate(arrays: Sequence[np.ndarray], rate: int, pin: bool = False) -> Batch
         leads.append(pad // 2)
         lengths.append(len(x) + pad)
     width = max(lengths)
+    if step > 0:
+        width = -(-width // step) * step
     audio = torch.zeros((len(arrays), width), dtype=torch.float32, pin_memory=pin)
     view = audio.numpy()
     for row, (x, lead) in enumerate(zip(arrays, leads, strict=True)):
         view[row, lead : lead + len(x)] = x
-    return BatchInputs(audio, torch.tensor(lengths, dtype=torch.long), leads, [len(x) for x in arrays])
+    return BatchInputs(audio, torch.tensor(lengths, dtype=torch.long), leads, [len(x) for x in arrays], step)
 
 
 def rows(inputs: BatchInputs) -> list[np.ndarray]:
@@ -73,7 +82,7 @@ def split(inputs: BatchInputs, size: int, rate: int) -> list[BatchInputs]:
     """The batch as batches of at most ``size`` rows (in order), rebuilt by :func:`collate`."""
     arrays = rows(inputs)
     pin = bool(inputs.audio.is_pinned())
-    return [collate(arrays[i : i + size], rate, pin) for i in range(0, len(arrays), size)]
+    return [collate(arrays[i : i + size], rate, pin, inputs.step) for i in range(0, len(arrays), size)]
 
 
 _FAMILIES = ("EncDecHybridRNNTCTCModel", "EncDecCTCModel", "EncDecRNNTModel")  # most specific first
