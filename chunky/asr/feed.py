@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,8 @@ _POLL = 0.1  # seconds between checks of the stop flag while the queue is full
 @dataclass
 class FeedChunk:
     chunk: Chunk
-    samples: int  # how many
-    silent: bool
+    n_samples: int
+    silent: bool  # not given to the model
 
 
 @dataclass
@@ -94,7 +94,6 @@ class FeedPlan:
     overlap_seconds: float = 2.0
     pauses: CutPauses | None = None
     channel: int | None = None  # one channel of the file instead of the mean of all
-    stats: FeedStats = field(default_factory=FeedStats)
 
 
 class ChunkFeed:
@@ -112,7 +111,7 @@ class ChunkFeed:
         self.prepare = prepare
         self.plan = plan or FeedPlan()
         self.batch_size = max(1, int(batch_size))
-        self.stats = self.plan.stats
+        self.stats = FeedStats()
         self.planner = ChunkPlanner(self.plan.chunk_seconds, self.plan.overlap_seconds)
         self.duration: float | None = None  # seconds, once decoding reached the end
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
