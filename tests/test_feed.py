@@ -4,6 +4,8 @@ and it stops cleanly whatever the consumer does."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -235,3 +237,18 @@ def test_prepare_is_told_when_a_batch_is_the_whole_recording(tmp_path, speech):
         list(feed)
         feed.close()
     assert seen[0] == (6.0, True) and seen[1:] and all(s == (75.0, False) for s in seen[1:])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread nice values are Linux's")
+def test_the_feed_thread_runs_below_the_callers_priority(tmp_path, speech):
+    """The feed takes the CPU the model leaves idle and never preempts it (its own nice value)."""
+    audio, _ = speech
+    path = write_flac(tmp_path / "speech.flac", audio[: 12 * RATE])
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = []
+    feed = ChunkFeed(path, RATE, lambda arrays, alone: seen.append(
+        os.getpriority(os.PRIO_PROCESS, threading.get_native_id())), FeedPlan(pauses=None)).start()
+    list(feed)
+    feed.close()
+    assert seen == [min(19, mine + feed_module.FEED_NICE)]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine

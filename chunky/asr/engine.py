@@ -38,8 +38,9 @@ from chunky.transcript.model import Segment, Transcript, Word
 
 log = logging.getLogger(__name__)
 
-# The freed heap is given back to the system once the process has grown this much since it last was (the
-# model's temporaries come and go with every batch; glibc keeps what they leave in its heaps).
+# The freed heap is given back to the system when the process has grown this much past its size after the
+# first batch (which holds one batch's working set, reused by the next batches): glibc keeps what the
+# model's temporaries leave in its heaps, and over hours that crept by hundreds of MB.
 TRIM_GROWTH = 64 * 2**20
 
 
@@ -155,7 +156,7 @@ class _Transcription:
         self.transcribed = 0  # chunks given to the model
         self.batch_size = self._first_batch_size()
         self._memory: gpu.PeakMemory | None = None
-        self._rss_after_trim = _rss_bytes()
+        self._rss_baseline: int | None = None  # after the first batch
 
     # --- batch size ---------------------------------------------------------------------------------
 
@@ -309,9 +310,10 @@ class _Transcription:
 
     def _trim(self) -> None:
         rss = _rss_bytes()
-        if rss - self._rss_after_trim > TRIM_GROWTH:
+        if self._rss_baseline is None:
+            self._rss_baseline = rss
+        elif rss - self._rss_baseline > TRIM_GROWTH:
             _trim_heap()
-            self._rss_after_trim = _rss_bytes()
 
     def _log_summary(self, seconds: float, duration: float, pauses: CutPauses | None) -> None:
         s = self.feed.stats

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -43,6 +45,7 @@ BLOCK_SECONDS = 10.0  # decoded at a time
 SILENT_DBFS = -60.0  # a chunk whose every sample is quieter than this is not transcribed
 MAX_START_SECONDS = 120.0  # the decode buffer starts at most this big
 _POLL = 0.1  # seconds between checks of the stop flag while the queue is full
+FEED_NICE = 10  # the feed thread's nice value is the process's plus this (Linux)
 
 
 @dataclass
@@ -176,6 +179,7 @@ class ChunkFeed:
             self.stats.full_seconds += time.perf_counter() - started
 
     def _run(self) -> None:
+        _lower_priority()
         try:
             self._produce()
         except BaseException as exc:  # noqa: BLE001 - everything reaches the consumer
@@ -248,3 +252,20 @@ class ChunkFeed:
                     return
             else:
                 stats.prepare_seconds += time.perf_counter() - started
+
+
+def _lower_priority() -> None:
+    """Run the calling thread (the feed) below the model's priority: it then takes the CPU the model
+    leaves idle, and never preempts the model's threads (whose intra-op workers otherwise spin, waiting
+    for a thread the feed pushed off its core). Where it cannot be done, nothing changes."""
+    try:
+        if sys.platform == "win32":
+            import ctypes
+
+            kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+            kernel32.SetThreadPriority(kernel32.GetCurrentThread(), -1)  # THREAD_PRIORITY_BELOW_NORMAL
+        elif sys.platform.startswith("linux"):  # a thread is a task with a nice value of its own there
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + FEED_NICE))
+    except (OSError, AttributeError):  # pragma: no cover - not allowed here: the default priority
+        pass
