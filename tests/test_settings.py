@@ -21,7 +21,6 @@ from chunky.settings import (
     flags_from,
     load_settings,
     settings_for,
-    with_choices,
 )
 
 
@@ -113,11 +112,6 @@ def test_saved_settings_round_trip_and_the_old_last_model_key(tmp_path):
     assert settings_for(tmp_path, {}).model == "new"
     (tmp_path / "settings.json").write_text("{broken", "utf-8")
     assert saved.load() == {} and settings_for(tmp_path, {}).model is None
-
-
-def test_the_pages_choices_go_on_top():
-    s = with_choices(load_settings({"CHUNKY_MODEL": "a"}), model="b", device=None)
-    assert (s.model, s.origin("model"), s.device) == ("b", "the page", "auto")
 
 
 def test_describe_shows_values_as_typed():

@@ -88,13 +88,6 @@ def load_model() -> Any:
         return _model
 
 
-def reset() -> None:
-    """Forget the loaded model or the load failure (tests; a package installed meanwhile)."""
-    global _model, _load_error
-    with _lock:
-        _model, _load_error = None, None
-
-
 def _mono_float(samples: np.ndarray) -> np.ndarray:
     x = np.asarray(samples)
     if x.ndim == 2:  # (samples, channels) or (channels, samples), as pauses.find_pauses takes it
