@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from chunky.base.errors import FileLockedError
+from chunky.base.errors import FileLockedError, exception_chain
 
 log = logging.getLogger("chunky.base.retry")
 
@@ -33,14 +33,7 @@ def is_lock_error(exc: BaseException) -> bool:
 
 def _find_lock_error(exc: BaseException) -> OSError | None:
     """The lock error itself, or one it was raised from (libraries sometimes wrap it)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if is_lock_error(current):
-            return current  # type: ignore[return-value]
-        current = current.__cause__ or current.__context__
-    return None
+    return next((e for e in exception_chain(exc) if is_lock_error(e)), None)  # type: ignore[return-value]
 
 
 def configure(delays: Sequence[float]) -> None:

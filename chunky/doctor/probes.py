@@ -164,10 +164,6 @@ def is_inside(child: Path | str, parent: Path | str) -> bool:
     return False
 
 
-def _gb(n: float) -> str:
-    return f"{n / GB:,.1f} GB"
-
-
 def _home(env: Mapping[str, str]) -> Path | None:
     for var in ("USERPROFILE", "HOME"):
         value = _getenv(env, var)
