@@ -50,6 +50,8 @@ def main(argv: list[str]) -> int:
     if fail and fail in " ".join(argv):
         print(f"ERROR: simulated pip failure ({fail})", file=sys.stderr)
         return 1
+    while argv and argv[0].startswith("-"):  # general options before the command
+        argv = argv[1:]
     if argv[:1] == ["uninstall"]:
         if "torch" in argv:
             shutil.rmtree(site() / "torch", ignore_errors=True)
