@@ -11,6 +11,7 @@ real interpreter. Every call is logged with its exact command line; :meth:`Machi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,6 +202,11 @@ class Machine:
 
     def venv_python_calls(self) -> list[list[str]]:
         return [c["argv"] for c in self.calls("python.exe") if "\\.venv\\Scripts\\" in c["exe"]]
+
+
+def case_dir(session: LaneSession, test_name: str) -> Path:
+    """A folder of its own for each test (letters, digits and - only, from the test's name)."""
+    return session.work / "cases" / re.sub(r"[^A-Za-z0-9]+", "-", test_name).strip("-")[:80]
 
 
 def _program(record: dict) -> str:

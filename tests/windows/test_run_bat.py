@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.windows.lane import REPO, LaneSession, Launched
-from tests.windows.machine import CHUNKY_FOLDER, CRASH_CODES, Machine, VenvPython
+from tests.windows.machine import CHUNKY_FOLDER, CRASH_CODES, Machine, VenvPython, case_dir
 
 pytestmark = [pytest.mark.windows, pytest.mark.slow]
 
@@ -30,7 +30,7 @@ PAUSED = "Press any key"
 def machine(winlane: LaneSession, tmp_path_factory: pytest.TempPathFactory, request) -> Machine:
     """A PC with the py launcher knowing Python 3.12 and no python on PATH (the installer's default);
     tests change it and call ``machine.write()``."""
-    m = Machine(winlane, winlane.work / "cases" / request.node.name.replace("[", "-").strip("]"))
+    m = Machine(winlane, case_dir(winlane, request.node.name))
     m.install_chunky()
     return m
 
