@@ -8,11 +8,11 @@ command line (tests/windows/machine.py); version checks are answered by real Win
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import subprocess
 
 import pytest
 
-from tests.windows.lane import REPO, LaneSession, Launched
+from tests.windows.lane import LaneSession, Launched
 from tests.windows.machine import CHUNKY_FOLDER, CRASH_CODES, Machine, VenvPython, case_dir
 
 pytestmark = [pytest.mark.windows, pytest.mark.slow]
@@ -27,7 +27,7 @@ PAUSED = "Press any key"
 
 
 @pytest.fixture
-def machine(winlane: LaneSession, tmp_path_factory: pytest.TempPathFactory, request) -> Machine:
+def machine(winlane: LaneSession, request: pytest.FixtureRequest) -> Machine:
     """A PC with the py launcher knowing Python 3.12 and no python on PATH (the installer's default);
     tests change it and call ``machine.write()``."""
     m = Machine(winlane, case_dir(winlane, request.node.name))
@@ -198,15 +198,7 @@ def test_the_pause_waits_for_a_key(machine: Machine) -> None:
     """The pause really holds the window: with no key pressed (stdin kept open) run.bat does not end."""
     machine.venv = VenvPython(app_exit=1)
     machine.write()
-    import subprocess
-
     with pytest.raises(subprocess.TimeoutExpired):
         machine.session.launch(f'cmd.exe /c ""{CHUNKY_FOLDER}\\run.bat" "', env=machine.env(), stdin=None,
                                timeout=8)
 
-
-def test_committed_run_bat_is_crlf(repo_root: Path) -> None:
-    data = (repo_root / "run.bat").read_bytes()
-    assert data.count(b"\r\n") == data.count(b"\n") > 50, "run.bat must be CRLF throughout (real cmd.exe " \
-                                                          "mis-jumps to labels in LF files)"
-    assert data == (REPO / "run.bat").read_bytes()
