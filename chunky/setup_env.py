@@ -300,7 +300,7 @@ def path_warnings(folder: str, site_packages: str, system: str, environ: Mapping
             f"{folder} is inside {service}. It would upload the thousands of files of .venv and the "
             "models, and lock files while it uploads them ([WinError 32]). Fix: close this window, move "
             "the Chunky folder out of it (for example to C:\\Chunky), delete the .venv folder there, and "
-            "start Chunky again (docs/windows.md, 'OneDrive, Dropbox and Google Drive').")
+            "start Chunky again (see docs/windows.md, section 'OneDrive, Dropbox and Google Drive').")
     longest = _win_len(site_packages) + 1 + TORCH_LONGEST_RELPATH
     if windows and longest >= MAX_PATH and not long_paths:
         warnings.append(
@@ -310,7 +310,8 @@ def path_warnings(folder: str, site_packages: str, system: str, environ: Mapping
             "path such as C:\\Chunky (delete .venv there and start again), or allow long paths: in "
             "PowerShell as administrator run  New-ItemProperty -Path "
             "\"HKLM:\\SYSTEM\\CurrentControlSet\\Control\\FileSystem\" -Name LongPathsEnabled -Value 1 "
-            "-PropertyType DWORD -Force  and restart Windows.")
+            "-PropertyType DWORD -Force  and restart Windows (see docs/windows.md, section 'Long paths and "
+            "network shares').")
     return warnings
 
 
