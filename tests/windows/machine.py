@@ -73,6 +73,7 @@ class VenvPython:
             f"app.py\t{self.app_exit}\tout:app.py ran (stub)",
             f"-m ruff check\t{self.ruff_exit}\tout:ruff ran (stub)",
             f"import sys, pytest\t0\trun:{real_python}",
+            f"-m pytest\t0\trun:{real_python}",
             "*\t97\terr:venv python stub: unexpected call",
         ]) + "\n"
 

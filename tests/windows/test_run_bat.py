@@ -71,18 +71,16 @@ def test_second_start_reuses_the_venv(machine: Machine) -> None:
 def test_test_mode_runs_ruff_then_pytest_with_its_arguments_intact(machine: Machine) -> None:
     typed = 'test -o addopts= -k "a and not b" -m "not slow" --tb=short 1 2 3 4 5 6 7 8 9 ü'
     r = machine.double_click(typed)
+    # What pytest received, evaluated by real Windows CPython from the command line run.bat built.
+    line = next((ln for ln in r.stdout.splitlines() if ln.startswith("FAKE-PYTEST-ARGS ")), "none")
+    got = json.loads(line.removeprefix("FAKE-PYTEST-ARGS ")) if line != "none" else None
+    assert got == ["-o", "addopts=", "-k", "a and not b", "-m", "not slow", "--tb=short",
+                   "1", "2", "3", "4", "5", "6", "7", "8", "9", "ü"], r.output
     _no_pause(r)
     venv = machine.venv_python_calls()
-    steps = [argv[1:3] for argv in venv[1:]]
-    assert steps[:3] == [["-m", "chunky.setup_env"], ["-m", "ruff"], ["-c", "import sys, pytest; "
-                                                                         "sys.exit(pytest.main(sys.argv[2:]))"]]
     assert venv[1] == [VPY, "-m", "chunky.setup_env", "--dev"]
     assert venv[2] == [VPY, "-m", "ruff", "check", "."]
-    # What pytest.main received, evaluated by real Windows CPython from the command line run.bat built.
-    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("FAKE-PYTEST-ARGS "))
-    got = json.loads(line.removeprefix("FAKE-PYTEST-ARGS "))
-    assert got == ["-o", "addopts=", "-k", "a and not b", "-m", "not slow", "--tb=short",
-                   "1", "2", "3", "4", "5", "6", "7", "8", "9", "ü"]
+    assert venv[3][1:3] == ["-c", "import sys, pytest; sys.exit(pytest.main(sys.argv[2:]))"]
     assert r.output.index("== ruff check") < r.output.index("== pytest")
 
 
@@ -141,22 +139,31 @@ def test_python_on_path_without_the_py_launcher_starts(machine: Machine) -> None
     assert on_path[-1] == ["-m", "venv"]
 
 
-def test_a_failed_venv_creation_is_shown_and_the_half_built_venv_rebuilt_next_time(machine: Machine) -> None:
+def test_a_failed_venv_creation_is_shown_and_paused(machine: Machine) -> None:
     machine.venv_exit = 1
     machine.venv = VenvPython(has_pip=False, setup_exit=1)  # ensurepip failed: python.exe, no pip
     machine.write()
     r = machine.double_click()
     _assert_failure_shown(r, "creating the virtual environment", "ensurepip")
+    assert not _app_calls(machine)
+
+
+def test_a_half_built_venv_is_noticed_and_rebuilt(machine: Machine) -> None:
+    # An earlier start stopped in ensurepip: .venv\Scripts\python.exe exists, pip does not.
+    machine.venv_exit = 1
+    machine.venv = VenvPython(has_pip=False, setup_exit=1)
+    machine.write()
+    machine.double_click()
     assert (machine.chunky / ".venv" / "Scripts" / "python.exe").exists(), "the half-built venv stays"
-    # Next start, with venv creation working again: the half-built venv is noticed and rebuilt.
+    # This start, with venv creation working again.
     machine.venv_exit = 0
     machine.venv = VenvPython()
     machine.write()
     r = machine.double_click()
     _no_pause(r)
-    assert "incomplete" in r.output
-    assert [c["argv"][2:4] for c in machine.calls("py.exe")][-1] == ["-m", "venv"]
+    assert [c["argv"][2:4] for c in machine.calls("py.exe")][-1:] == [["-m", "venv"]], "rebuilt"
     assert _app_calls(machine), "the app starts after the rebuild"
+    assert "incomplete" in r.output
 
 
 @pytest.mark.parametrize("step, venv, text", [
