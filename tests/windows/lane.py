@@ -364,6 +364,7 @@ class Chroot:
         self.binds = dict(binds)
         self.readonly = readonly or set()
         self.holder: subprocess.Popen | None = None
+        self.namespace = ""
 
     def __enter__(self) -> Chroot:
         lines = ["set -e", f'mount -t proc proc "{self.root}/proc"']
@@ -382,6 +383,7 @@ class Chroot:
             err = self.holder.stderr.read() if self.holder.stderr else ""
             self.holder.wait()
             raise LaneError(f"could not set up the lane's mount namespace: {err.strip()}")
+        self.namespace = os.readlink(f"/proc/{self.holder.pid}/ns/mnt")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -394,6 +396,24 @@ class Chroot:
                 self.holder.kill()
                 self.holder.wait()
             self.holder = None
+            self._end_leftovers()
+
+    def _end_leftovers(self) -> None:
+        """End the processes still in this namespace (a wineserver, a Windows program that outlived its
+        test): only processes this object started can be there, and the namespace ends with them."""
+        for _ in range(50):
+            left = []
+            for proc in Path("/proc").iterdir():
+                if proc.name.isdigit():
+                    with contextlib.suppress(OSError):
+                        if os.readlink(proc / "ns" / "mnt") == self.namespace:
+                            left.append(int(proc.name))
+            if not left:
+                return
+            for pid in left:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, 9)
+            time.sleep(0.1)
 
     def command(self, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: str = "/") -> list[str]:
         assert self.holder is not None, "the Chroot is not open"
@@ -479,13 +499,20 @@ class LaneSession:
         self._chroot = Chroot(self.build.rootfs, {WORK_MOUNT: self.work, TOOLS_MOUNT: self.build.tools,
                                                   REPO_MOUNT: REPO}, readonly={TOOLS_MOUNT, REPO_MOUNT})
         self._chroot.__enter__()
-        self._start_server()
+        try:
+            self._start_server()
+        except BaseException:
+            self._chroot.__exit__(None, None, None)
+            self._chroot = None
+            raise
         return self
 
     def _start_server(self) -> None:
         """One persistent wineserver for the whole session, and Wine's own background programs started
         once (with no pipe of ours to inherit)."""
-        r = self.wine(["sh", "-c", "wineserver -p </dev/null >/dev/null 2>&1 && "
+        # -p60: it stays between calls, and ends by itself a minute after the last one even when this
+        # process is killed before it can stop it.
+        r = self.wine(["sh", "-c", "wineserver -p60 </dev/null >/dev/null 2>&1 && "
                        "wine cmd.exe /c exit </dev/null >/dev/null 2>&1"], timeout=120)
         if r.returncode != 0:
             raise LaneError(f"wineserver did not start: {r.stderr}")
