@@ -388,15 +388,25 @@ def index_reachable(index_url: str, timeout: float = 15) -> bool:
 
 
 def install_torch(choice: TorchChoice, installed: InstalledTorch | None, hint: str = "") -> str:
-    """Install the chosen build (replacing another build). Returns "installed", "fallback" (the PyTorch
-    index was unreachable: PyPI's build instead) or "kept" (unreachable, the torch there is kept)."""
+    """Install the chosen build (replacing another build). Returns "installed", "fallback" (pip failed
+    because the PyTorch index cannot be reached: PyPI's build instead) or "kept" (replacing: the index
+    cannot be reached, so the torch there is kept). Any other pip failure stops with SystemExit."""
     print(f"Installing PyTorch: {choice.describe()}", flush=True)
-    if choice.index_url and not index_reachable(choice.index_url):
-        if installed is not None:
+    if installed is not None:
+        if choice.index_url and not index_reachable(choice.index_url):
             print(f"WARNING: {choice.index_url} cannot be reached, so the {choice.flavor} build of PyTorch "
                   f"cannot be installed; keeping torch {installed.version} for now. The next start tries "
                   "again.", flush=True)
             return "kept"
+        print(f"Replacing torch {installed.version} ({installed.flavor} build) by the {choice.flavor} build.",
+              flush=True)
+        if pip("uninstall", "-y", "torch") != 0:
+            raise SystemExit("Could not remove the torch installed before (see pip's messages above); close "
+                             "other Chunky windows and try again.")
+    args = ["install", "--retries", "2"] + (["--index-url", choice.index_url] if choice.index_url else [])
+    if pip(*args, choice.spec) == 0:
+        return "installed"
+    if choice.index_url and not index_reachable(choice.index_url):
         print(f"WARNING: {choice.index_url} cannot be reached (no connection, proxy or firewall). "
               "Installing torch from the default package index instead"
               + (": on Windows that is the CPU-only build, so Chunky runs on the CPU until the next start "
@@ -405,19 +415,10 @@ def install_torch(choice: TorchChoice, installed: InstalledTorch | None, hint: s
         if pip("install", "--retries", "2", choice.spec) != 0:
             raise SystemExit(f"Could not install {choice.spec}. Check the internet connection and try again.")
         return "fallback"
-    if installed is not None:
-        print(f"Replacing torch {installed.version} ({installed.flavor} build) by the {choice.flavor} build.",
-              flush=True)
-        if pip("uninstall", "-y", "torch") != 0:
-            raise SystemExit("Could not remove the torch installed before (see pip's messages above); close "
-                             "other Chunky windows and try again.")
-    args = ["install", "--retries", "2"] + (["--index-url", choice.index_url] if choice.index_url else [])
-    if pip(*args, choice.spec) != 0:
-        raise SystemExit(
-            f"Installing {choice.describe()} failed (see pip's messages above). The index could be reached, "
-            "so this is not a connection problem: check the free disk space and the antivirus, then start "
-            "again." + (f" {hint}" if hint else ""))
-    return "installed"
+    raise SystemExit(
+        f"Installing {choice.describe()} failed (see pip's messages above). The index could be reached, "
+        "so this is not a connection problem: check the free disk space and the antivirus, then start "
+        "again." + (f" {hint}" if hint else ""))
 
 
 def ensure(dev: bool) -> None:

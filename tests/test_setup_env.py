@@ -176,10 +176,13 @@ def pip(monkeypatch) -> Pip:
 CU130 = setup_env.TorchChoice("cu130", "torch>=2.9,<2.15", "https://download.pytorch.org/whl/cu130", "")
 
 
-def test_unreachable_index_falls_back_to_pypi_with_a_warning(pip, monkeypatch, capsys) -> None:
+def test_unreachable_index_falls_back_to_pypi_with_a_warning(monkeypatch, capsys) -> None:
+    pip = Pip(fail="--index-url")
+    monkeypatch.setattr(setup_env, "pip", pip)
     monkeypatch.setattr(setup_env, "index_reachable", lambda url: False)
     assert setup_env.install_torch(CU130, None) == "fallback"
-    assert pip.calls == [("install", "--retries", "2", "torch>=2.9,<2.15")]
+    assert pip.calls == [("install", "--retries", "2", "--index-url", CU130.index_url, CU130.spec),
+                         ("install", "--retries", "2", "torch>=2.9,<2.15")]
     out = capsys.readouterr().out
     assert "WARNING" in out and "cannot be reached" in out and "CPU-only" in out
 
@@ -200,6 +203,13 @@ def test_another_build_is_uninstalled_first(pip, monkeypatch) -> None:
                          ("install", "--retries", "2", "--index-url", CU130.index_url, CU130.spec)]
 
 
+def test_the_index_is_not_probed_when_pip_succeeds(pip, monkeypatch) -> None:
+    """pip may reach the build another way (a proxy it is configured with, --find-links)."""
+    monkeypatch.setattr(setup_env, "index_reachable", lambda url: pytest.fail("probed"))
+    assert setup_env.install_torch(CU130, None) == "installed"
+    assert len(pip.calls) == 1
+
+
 def test_unreachable_index_keeps_the_torch_there(pip, monkeypatch) -> None:
     monkeypatch.setattr(setup_env, "index_reachable", lambda url: False)
     assert setup_env.install_torch(CU130, InstalledTorch("2.13.0", None)) == "kept"
@@ -215,11 +225,14 @@ def env_files(tmp_path, monkeypatch) -> Path:
 
 
 def _machine(monkeypatch, info: NvidiaInfo | None, installed: list[InstalledTorch | None],
-             reachable: bool = True) -> None:
-    """``installed``: what installed_torch() answers, call after call (the last one repeats)."""
+             reachable: bool = True, pip: Pip | None = None) -> None:
+    """``installed``: what installed_torch() answers, call after call (the last one repeats). An
+    unreachable index also makes pip's installs from it fail."""
     monkeypatch.setattr(setup_env.platform, "system", lambda: "Windows")
     monkeypatch.setattr(setup_env, "query_nvidia", lambda: info)
     monkeypatch.setattr(setup_env, "index_reachable", lambda url: reachable)
+    if pip is not None:
+        pip.fail = None if reachable else "--index-url"
     answers = list(installed)
     monkeypatch.setattr(setup_env, "installed_torch",
                         lambda: answers.pop(0) if len(answers) > 1 else answers[0])
@@ -258,7 +271,7 @@ def test_a_change_of_build_reinstalls_torch(env_files, pip, monkeypatch) -> None
 
 
 def test_a_fallback_install_is_retried_at_the_next_start(env_files, pip, monkeypatch) -> None:
-    _machine(monkeypatch, nvidia(RTX4070), [None, InstalledTorch("2.13.0", None)], reachable=False)
+    _machine(monkeypatch, nvidia(RTX4070), [None, InstalledTorch("2.13.0", None)], reachable=False, pip=pip)
     setup_env.ensure(dev=False)
     stamp = json.loads((env_files / "chunky-env.json").read_text())
     assert stamp["torch"] == "cu130", "the build wanted"
@@ -266,12 +279,12 @@ def test_a_fallback_install_is_retried_at_the_next_start(env_files, pip, monkeyp
     assert not setup_env.stamp_matches(setup_env.stamp_for(CU130, dev=False))
     # Still offline: the CPU build is kept and nothing is reinstalled.
     pip.calls.clear()
-    _machine(monkeypatch, nvidia(RTX4070), [InstalledTorch("2.13.0", None)], reachable=False)
+    _machine(monkeypatch, nvidia(RTX4070), [InstalledTorch("2.13.0", None)], reachable=False, pip=pip)
     setup_env.ensure(dev=False)
     assert pip.calls == []
     # Online again: the CUDA build replaces it.
     _machine(monkeypatch, nvidia(RTX4070), [InstalledTorch("2.13.0", None),
-                                            InstalledTorch("2.14.0+cu130", "13.0")], reachable=True)
+                                            InstalledTorch("2.14.0+cu130", "13.0")], reachable=True, pip=pip)
     setup_env.ensure(dev=False)
     assert pip.calls[0] == ("uninstall", "-y", "torch")
 

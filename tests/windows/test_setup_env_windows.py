@@ -127,7 +127,9 @@ def test_an_unreachable_index_falls_back_with_a_warning_and_the_stamp_says_so(wi
     r = _start(m, closed_base)
     assert r.code == 0, r.output
     assert "WARNING" in r.stdout and "cannot be reached" in r.stdout and "CPU-only" in r.stdout
-    assert _pip(m)[0] == ["install", "--retries", "2", "torch>=2.9,<2.15"]
+    pip = _pip(m)
+    assert pip[0][-2:] == [f"{closed_base}/cu130", "torch>=2.9,<2.15"], "the PyTorch index first"
+    assert pip[1] == ["install", "--retries", "2", "torch>=2.9,<2.15"], "then the default index"
     stamp = _stamp(m)
     assert stamp["torch"] == "cu130" and stamp["torch_installed"]["flavor"] == "cpu"
 

@@ -28,8 +28,24 @@ def site() -> Path:
     return Path(sysconfig.get_paths()["purelib"])
 
 
-def install_torch(argv: list[str], spec: str) -> None:
+def reachable(index: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{index.rstrip('/')}/torch/", timeout=10) as r:
+            r.read(1)
+        return True
+    except OSError:
+        return False
+
+
+def install_torch(argv: list[str], spec: str) -> int:
     index = argv[argv.index("--index-url") + 1] if "--index-url" in argv else None
+    if index and not reachable(index):  # what real pip ends with when the index cannot be reached
+        print(f"WARNING: Retrying ... connection failed: {index}/torch/", file=sys.stderr)
+        print(f"ERROR: Could not find a version that satisfies the requirement {spec} (from versions: none)",
+              file=sys.stderr)
+        return 1
     flavor = index.rstrip("/").rsplit("/", 1)[-1] if index else "pypi"
     pinned = re.match(r"torch==([\w.+]+)$", spec)
     version = pinned.group(1) if pinned else TORCH_VERSIONS.get(flavor, "2.13.0")
@@ -42,6 +58,7 @@ def install_torch(argv: list[str], spec: str) -> None:
     (pkg / "__init__.py").write_text(f"__version__ = {local!r}\nfrom torch import version\n", "utf-8")
     (pkg / "version.py").write_text(f"cuda = {cuda!r}\n", "utf-8")
     print(f"Successfully installed torch-{local} (fake, from {index or 'PyPI'})")
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -60,7 +77,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["install"]:
         for arg in argv[1:]:
             if arg.startswith("torch") and not arg.startswith("torch-"):
-                install_torch(argv, arg)
+                return install_torch(argv, arg)
         return 0
     print(f"fake pip: nothing to do for {argv}", file=sys.stderr)
     return 0
