@@ -7,11 +7,14 @@ or writing files, so a poll answers at once even while the worker is busy.
 On disk, every job has a folder ``outputs_dir/<job-id>/`` holding the outputs of each file as soon as
 that file is finished, a ``job.json`` (written atomically after every file) and, for a job of several
 files, ``chunky-<job-id>.zip``. A new runner reads the ``job.json`` files back, so a restart loses no
-finished transcript.
+finished transcript. Every file's transcript is also kept as ``<stem>.json`` (whatever formats were asked
+for): :meth:`JobRunner.export_again` lays it out again with other rules or formats into new files, without
+transcribing again and without touching what is there.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import threading
@@ -26,8 +29,10 @@ from typing import TYPE_CHECKING
 from chunky import export
 from chunky.base.errors import CancelledError, ChunkyError
 from chunky.base.fs import atomic_file
-from chunky.base.names import PARTIAL_MARK, unique_stems
+from chunky.base.names import PARTIAL_MARK, safe_stem, unique_stems
 from chunky.base.text import plural
+from chunky.export import ExportOptions
+from chunky.export.files import taken_stems
 from chunky.jobs.history import job_to_json, load_jobs, save_job
 from chunky.jobs.state import (
     FINISHED_FILE_STATES,
@@ -40,7 +45,6 @@ from chunky.jobs.state import (
     JobState,
     final_state,
 )
-from chunky.transcript.cues import SubtitleLimits
 from chunky.transcript.model import Transcript
 
 if TYPE_CHECKING:
@@ -54,6 +58,8 @@ ProgressFn = Callable[["Progress"], None]
 # a bug.
 TranscribeFn = Callable[[Path, str, ProgressFn, threading.Event], Transcript]
 DurationFn = Callable[[Path], "float | None"]
+# path -> the recording's own video timing ({"fps": ..., "start_timecode": ...}) or None.
+MediaTimingFn = Callable[[Path], "dict[str, str] | None"]
 
 RESERVED_STEMS = ("job",)  # job.json is the runner's own
 # The estimate of the time left needs this much transcribing behind it (wall seconds, job fraction).
@@ -72,15 +78,18 @@ class JobRunner:
     ``False``), so a tab cannot tell whether someone else's job id exists.
     """
 
-    def __init__(self, transcribe: TranscribeFn, outputs_dir: Path, formats: Sequence[str] = export.FORMATS,
-                 *, duration_of: DurationFn | None = None, limits: SubtitleLimits | None = None):
+    def __init__(self, transcribe: TranscribeFn, outputs_dir: Path,
+                 formats: Sequence[str] = export.DEFAULT_FORMATS, *, duration_of: DurationFn | None = None,
+                 export_options: ExportOptions | None = None, media_timing: MediaTimingFn | None = None):
         """``duration_of(path)`` (optional, e.g. a header probe) gives a file's audio seconds before it
-        starts, so the progress of a job weighs its files by duration from the beginning. ``limits``: the
-        subtitle limits the engine segments with (for the SRT/VTT line width)."""
+        starts, so the progress of a job weighs its files by duration from the beginning. ``formats`` and
+        ``export_options`` are those of a job submitted without its own. ``media_timing(path)`` (optional)
+        reads a video's frame rate and start timecode for the timed formats."""
         self._transcribe = transcribe
         self.outputs_dir = Path(outputs_dir).resolve()
         self.formats = tuple(formats)
-        self.limits = limits
+        self.export_options = export_options or ExportOptions()
+        self._media_timing = media_timing
         self._duration_of = duration_of
         self._cond = threading.Condition(threading.Lock())
         self._jobs: dict[str, Job] = {}
@@ -103,8 +112,10 @@ class JobRunner:
                 self._thread.start()
 
     def submit(self, owner: str, files: Sequence[Path], model: str,
-               display_names: Sequence[str | None] | None = None) -> str:
-        """Queue a job and return its id at once (the work happens on the worker thread)."""
+               display_names: Sequence[str | None] | None = None, *, formats: Sequence[str] | None = None,
+               export_options: ExportOptions | None = None) -> str:
+        """Queue a job and return its id at once (the work happens on the worker thread). ``formats`` and
+        ``export_options``: this job's (default: the runner's)."""
         if not files:
             raise ChunkyError("No recording was given: choose at least one audio or video file.")
         sources = [Path(f) for f in files]
@@ -126,6 +137,8 @@ class JobRunner:
                 output_dir=self.outputs_dir / job_id,
                 durations=[None] * len(sources),
                 seq=self._next_seq(),
+                formats=export.parse_formats(formats) if formats else self.formats,
+                export=export_options or self.export_options,
             )
             self._jobs[job_id] = job
             queue = self._queues.setdefault(owner, deque())
@@ -185,6 +198,56 @@ class JobRunner:
                     log.info("Job %s: cancel requested", job_id)
                 return True
             return False
+
+    def export_again(self, job_id: str, owner: str | None, options: ExportOptions,
+                     formats: Sequence[str] | None = None) -> list[Path]:
+        """Lay the finished files of a job out again with ``options`` and write ``formats`` (default: the
+        job's) from each file's saved JSON, into new files of the job folder named after the preset
+        (``talk-social.srt``, then ``talk-social-2.srt``, ...): nothing is transcribed again and no file
+        is replaced. The new files join the job's downloads. ChunkyError when the job is not finished or has
+        no transcript to export; KeyError for an unknown job."""
+        with self._cond:
+            job = self._visible_locked(job_id, owner)
+            if job.state not in TERMINAL_JOB_STATES:
+                raise ChunkyError("This job is not finished yet: export it again once it is done.")
+            names = export.parse_formats(formats) if formats else job.formats
+            items = [(i, f, job.stems[i]) for i, f in enumerate(job.files)]
+        tag = safe_stem(options.rules.preset.split(" ")[0] + ".x") or "export"
+        written: list[Path] = []
+        problems: list[str] = []
+        extensions = [w.extension for w in export.WRITERS.values()]
+        for i, f, stem in items:
+            source = next((p for p in f.outputs if p.name in (f"{stem}.json", f"{stem}{PARTIAL_MARK}.json")),
+                          None)
+            if source is None or not source.is_file():
+                continue
+            try:
+                transcript = Transcript.from_dict(json.loads(source.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                problems.append(f"{f.name}: its transcript {source.name} cannot be read ({exc}).")
+                continue
+            base = source.name[: -len(".json")]
+            [new_stem] = unique_stems([f"{base}-{tag}.x"], taken_stems(job.output_dir, extensions))
+            try:
+                done = export.export_files(transcript, job.output_dir, new_stem, names, options)
+            except ChunkyError as exc:
+                problems.append(f"{f.name}: {exc}")
+                continue
+            except OSError as exc:
+                problems.append(f"{f.name}: the files could not be saved in {job.output_dir}: {exc}")
+                continue
+            written += done.paths
+            with self._cond:
+                current = job.files[i]
+                job.files[i] = replace(current, outputs=current.outputs + tuple(done.paths))
+        if written:
+            self._save_quietly(job)
+            log.info("Job %s exported again: %s", job.id, ", ".join(p.name for p in written))
+        if problems and not written:
+            raise ChunkyError(" ".join(problems))
+        if not written:
+            raise ChunkyError("This job has no finished transcript to export again.")
+        return written
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobSnapshot:
         """Block until the job is finished (or ``timeout``); return its snapshot. For the CLI and tests."""
@@ -449,35 +512,43 @@ class JobRunner:
                     text = job.partial_text
                 return replace(f, state=FileState.CANCELLED, error=message, text=text)
             outputs: tuple[Path, ...] = ()
+            breaks: tuple[str, ...] = ()
             if partial.words or partial.text.strip():
-                outputs, write_error = self._write(partial, job, stem + PARTIAL_MARK)
+                outputs, write_error, breaks = self._write(partial, job, stem + PARTIAL_MARK, source=f.source)
                 if write_error:
                     message = f"{message} {write_error}"
             return replace(f, state=FileState.CANCELLED, error=message, outputs=outputs, text=partial.text,
-                           duration=partial.duration or None)
+                           duration=partial.duration or None, rule_breaks=breaks)
         except ChunkyError as exc:
             log.info("Job %s: %s failed: %s", job.id, f.name, exc)
             return replace(f, state=FileState.FAILED, error=str(exc))
         except Exception as exc:
             log.exception("Job %s: %s failed", job.id, f.name)
             return replace(f, state=FileState.FAILED, error=f"Internal error: {type(exc).__name__}: {exc}")
-        outputs, write_error = self._write(transcript, job, stem)
+        outputs, write_error, breaks = self._write(transcript, job, stem, source=f.source)
         state = FileState.FAILED if write_error else FileState.DONE
         return replace(f, state=state, error=write_error, outputs=outputs, text=transcript.text,
-                       duration=transcript.duration or None)
+                       duration=transcript.duration or None, rule_breaks=breaks)
 
-    def _write(self, transcript: Transcript, job: Job, stem: str) -> tuple[tuple[Path, ...], str | None]:
-        """(paths written, None) or ((), user message)."""
+    def _write(self, transcript: Transcript, job: Job, stem: str, *, source: Path | None = None,
+               ) -> tuple[tuple[Path, ...], str | None, tuple[str, ...]]:
+        """(paths written, None, the layout's broken rules) or ((), user message, ())."""
+        if source is not None and self._media_timing is not None and transcript.media is None:
+            try:
+                transcript.media = self._media_timing(source)
+            except Exception as exc:  # the defaults apply
+                log.debug("No media timing for %s: %s", source, exc)
+        formats = job.formats if "json" in job.formats else (*job.formats, "json")  # re-export reads it
         try:
-            paths = export.write_outputs(transcript, job.output_dir, stem, self.formats, self.limits)
-            return tuple(Path(p) for p in paths), None
+            done = export.export_files(transcript, job.output_dir, stem, formats, job.export)
+            return tuple(Path(p) for p in done.paths), None, tuple(done.report)
         except ChunkyError as exc:
-            return (), str(exc)
+            return (), str(exc), ()
         except OSError as exc:
-            return (), f"The transcript could not be saved in {job.output_dir}: {exc}"
+            return (), f"The transcript could not be saved in {job.output_dir}: {exc}", ()
         except Exception as exc:
             log.exception("Job %s: writing %s failed", job.id, stem)
-            return (), f"Internal error: {type(exc).__name__}: {exc}"
+            return (), f"Internal error: {type(exc).__name__}: {exc}", ()
 
     def _on_progress(self, job: Job, i: int, p: Progress) -> None:
         try:  # never let a display problem break a transcription
