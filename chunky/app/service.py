@@ -183,9 +183,10 @@ class Service:
     def submit(self, owner: str, files: Sequence[Path], model: str | None,
                display_names: Sequence[str | None] | None = None,
                choices: Mapping[str, object] | None = None) -> str:
-        """Queue a job (returns at once) with the page's export ``choices`` (formats, subtitle preset and
+        """Queue a job (returns at once) with the tab's export ``choices`` (formats, subtitle preset and
         rules, frame rate, start timecode, ...; see :meth:`export_settings`), which are kept in
-        settings.json for the next run. ChunkyError for no files, an unknown model or a bad choice."""
+        settings.json: the page shows them when Chunky starts again. ChunkyError for no files, an unknown
+        model or a bad choice."""
         if not files:
             raise ChunkyError("No recording was given: add at least one audio or video file, or record "
                               "from the microphone.")
@@ -193,9 +194,8 @@ class Service:
             raise ModelNotFoundError(self.missing_model_message(model))
         settings, options = self.export_settings(choices)
         self._last_model = model
+        # Kept for the next start (a tab's choices never change another tab's jobs in this run).
         self.saved.save(model=model, **{k: getattr(settings, k) for k in EXPORT_SETTINGS})
-        with self._lock:
-            self.settings = settings  # the next page load shows these choices
         return self.runner.submit(owner, files, model, display_names, formats=settings.formats,
                                   export_options=options)
 

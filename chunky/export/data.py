@@ -48,7 +48,7 @@ class JsonWriter(Writer):
 
     name = "json"
     extension = "json"
-    label = "JSON: every word with times, confidence and speaker"
+    label = "every word with times, confidence and speaker"
 
     def write(self, doc: Document) -> str:
         return json.dumps(transcript_json(doc), ensure_ascii=False, indent=2) + "\n"
@@ -60,7 +60,7 @@ class CsvWriter(Writer):
 
     name = "csv"
     extension = "csv"
-    label = "CSV: one row per cue"
+    label = "one row per cue"
 
     def write(self, doc: Document) -> str:
         buf = io.StringIO()
@@ -80,7 +80,7 @@ class AudacityWriter(Writer):
 
     name = "audacity"
     extension = "labels.txt"
-    label = "Audacity labels"
+    label = "label track for Audacity"
 
     def write(self, doc: Document) -> str:
         rows = []

@@ -70,7 +70,7 @@ class AssWriter(Writer):
 
     name = "ass"
     extension = "ass"
-    label = "ASS subtitles (karaoke timing optional)"
+    label = "styled subtitles, karaoke timing optional"
     RES: ClassVar[tuple[int, int]] = (1920, 1080)
 
     def write(self, doc: Document) -> str:

@@ -17,7 +17,7 @@ class TtmlWriter(Writer):
 
     name = "ttml"
     extension = "ttml"
-    label = "TTML / DFXP subtitles"
+    label = "DFXP subtitles for broadcast and platforms"
 
     def write(self, doc: Document) -> str:
         agents: dict[str, int] = {}
