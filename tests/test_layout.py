@@ -275,7 +275,7 @@ def test_every_rule_has_a_report_sentence():
     assert report_lines({"min_gap": 1}, rules) == ["1 cue follows the cue before it by less than 2 frames"]
 
 
-def test_a_three_hour_transcript_lays_out_in_seconds():
+def test_a_three_hour_transcript_keeps_every_word():
     ws = [Word(f"w{i % 97}", i * 0.35, i * 0.35 + 0.3) for i in range(30000)]  # ~3 h of speech
     result = layout(ws, PRESETS["streaming"], 25)
     assert sum(len(c.words) for c in result.cues) == 30000
