@@ -268,8 +268,12 @@ def test_a_model_without_timestamps_still_gives_the_text(engine, monkeypatch, tm
     assert wer([t.word for t in truth], long.text.split()) <= 0.05
     import srt
 
+    # Without word times the words are spread over each segment, then laid out like any others.
     cues = list(srt.parse(export.get_writer("srt").format(long)))
-    assert len(cues) == len(long.segments)
+    assert " ".join(c.content.replace("\n", " ") for c in cues).split() == long.text.split()
+    assert len(cues) >= len(long.segments)
+    assert all(len(line) <= 42 for c in cues for line in c.content.splitlines())
+    assert cues[-1].end.total_seconds() <= long.duration + 0.001
 
 
 def test_out_of_gpu_memory_halves_the_batch_and_goes_on(engine, ten_minutes, ten_minute_transcript,

@@ -132,3 +132,49 @@ def test_export_command_writes_new_files_from_a_saved_transcript(tmp_path):
     result = run_cli(tmp_path, "export", str(source), "--fps", "25", "--start-timecode", "00:00:00:25")
     assert result.returncode == 1 and "out of range at 25 fps" in result.stderr and "Traceback" not in \
         result.stderr
+
+
+def test_the_page_choices_are_used_for_the_job_and_kept_for_the_next_start(tmp_path):
+    import dataclasses
+    import shutil
+
+    from chunky.app.logic import PageLogic
+    from chunky.app.service import Service
+    from chunky.bootstrap import paths
+    from chunky.settings import settings_for
+
+    cache = tmp_path / "model_cache"
+    p = dataclasses.replace(paths(), local_models=tmp_path / "local_models", model_cache=cache,
+                            extracted=cache / "extracted", outputs=cache / "outputs")
+    for folder in (p.local_models, p.extracted, p.outputs):
+        folder.mkdir(parents=True)
+    shutil.copy(ROOT / "tests" / "assets" / "digits-ctc.nemo", p.local_models / "digits.nemo")
+    recording = tmp_path / "take.wav"
+    recording.write_bytes(b"RIFF")
+    service = Service(p, settings_for(cache, {}))  # the engine is never started: nothing is transcribed
+    try:
+        logic = PageLogic(service)
+        assert logic.initial_choices()["subtitle_preset"] == "streaming"
+        choices = {"formats": ["srt", "edl"], "subtitle_preset": "social", "max_chars": 30.0,
+                   "max_lines": 1.0, "max_cps": 20.0, "min_duration": 0.833, "max_duration": 7.0,
+                   "min_gap_frames": 2.0, "fps": "25", "start_timecode": "01:00:00:30", "karaoke": True,
+                   "fcpxml": "markers", "markers": "speaker"}
+        logic.set_choices("tab", choices)
+        assert not logic.submit("tab", [str(recording)], None, "digits")  # frame 30 at 25 fps
+        assert "out of range at 25 fps" in logic.render("tab", force=True)["progress"]
+        logic.set_choices("tab", {**choices, "start_timecode": "01:00:00:00"})
+        assert logic.submit("tab", [str(recording)], None, "digits")
+        [job] = service.runner._jobs.values()
+        assert job.formats == ("srt", "edl") and job.export.rules.max_chars == 30
+        assert job.export.rules.max_lines == 1 and job.export.start_timecode == "01:00:00:00"
+        assert job.export.markers == "speaker" and job.export.karaoke
+    finally:
+        assert service.shutdown(5.0)
+    # The next start shows the same choices.
+    again = PageLogic(Service(p, settings_for(cache, {})))
+    shown = again.initial_choices()
+    assert shown["formats"] == ["srt", "edl"] and shown["subtitle_preset"] == "social"
+    assert shown["max_chars"] == 30 and shown["max_lines"] == 1 and shown["fps"] == "25"
+    assert shown["start_timecode"] == "01:00:00:00" and shown["karaoke"] is True
+    assert shown["fcpxml"] == "markers" and shown["markers"] == "speaker"
+    assert PageLogic.preset_values("broadcast")["max_chars"] == 37
