@@ -101,8 +101,8 @@ class AssWriter(Writer):
             start, end = _cs(start_ms), max(_cs(start_ms), _cs(end_ms))
             text = self._karaoke(cue, offset, start, end) if doc.options.karaoke and cue.words else \
                 "\\N".join(_ass_text(line) for line in cue.lines)
-            events.append(f"Dialogue: 0,{_ass_time(start)},{_ass_time(end)},Default,"
-                          f"{_ass_text(cue.speaker or '')},0,0,0,,{text}")
+            name = _ass_text(cue.speaker or "").replace(",", " ")  # fields are comma-separated
+            events.append(f"Dialogue: 0,{_ass_time(start)},{_ass_time(end)},Default,{name},0,0,0,,{text}")
         return "\n".join(head + events) + "\n"
 
     @staticmethod
