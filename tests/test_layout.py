@@ -279,3 +279,10 @@ def test_a_three_hour_transcript_keeps_every_word():
     ws = [Word(f"w{i % 97}", i * 0.35, i * 0.35 + 0.3) for i in range(30000)]  # ~3 h of speech
     result = layout(ws, PRESETS["streaming"], 25)
     assert sum(len(c.words) for c in result.cues) == 30000
+
+
+def test_paragraphs_of_speech_without_punctuation_or_long_pauses():
+    ws = words_of(" ".join(["seven", "four", "nine", "zero"] * 150), word=0.3, gap=0.2)
+    paras = layout(ws, PRESETS["paragraph"], 25).cues
+    assert [w for p in paras for w in p.words] == ws
+    assert len(paras) > 2 and all(400 <= len(p.text) <= 2 * 400 + len(" seven") for p in paras[:-1])

@@ -461,29 +461,26 @@ def _split_block(words: Sequence[Word], lo: int, hi: int, next_start: float, rul
 
 def _paragraph_cuts(words: Sequence[Word], lo: int, hi: int, rules: LayoutRules) -> list[int]:
     """Paragraph ends within words[lo:hi]: the first sentence end after ``paragraph_chars`` characters;
-    without one by twice that length, the best break since ``paragraph_chars``."""
+    without one by twice that length, the best break since ``paragraph_chars`` (the later of equals)."""
     target = rules.paragraph_chars or 400
     cuts: list[int] = []
-    chars = 0
-    since: list[tuple[float, int]] = []  # (break cost, cut) candidates past the target
     start = lo
-    for k in range(lo, hi):
-        chars += len(words[k].text) + (1 if k > start else 0)
-        if k + 1 >= hi:
-            break
-        if chars >= target:
-            if ends_sentence(words[k].text):
-                cuts.append(k + 1)
-                start, chars, since = k + 1, 0, []
+    while start < hi:
+        chars, cut = -1, hi
+        candidates: list[tuple[float, int]] = []  # (break cost, -cut) past the target
+        for k in range(start, hi - 1):
+            chars += 1 + len(words[k].text)
+            if chars < target:
                 continue
-            since.append((break_cost(words[k], words[k + 1]), k + 1))
+            if ends_sentence(words[k].text):
+                cut = k + 1
+                break
+            candidates.append((break_cost(words[k], words[k + 1]), -(k + 1)))
             if chars >= 2 * target:
-                cut = min(since)[1]
-                cuts.append(cut)
-                start = cut
-                chars = sum(len(w.text) + 1 for w in words[cut:k + 1]) - 1
-                since = [c for c in since if c[1] > cut]
-    cuts.append(hi)
+                cut = -min(candidates)[1]
+                break
+        cuts.append(cut)
+        start = cut
     return cuts
 
 
