@@ -391,3 +391,33 @@ def test_guard_logs_refusals_without_the_key(caplog):
     assert [r.levelno for r in caplog.records if "evil.example" in r.getMessage()] == \
         [logging.WARNING, logging.DEBUG]  # once as a warning, then quietly
     assert KEY not in caplog.text and "typo-of-the-key" not in caplog.text
+
+
+# --- the start-up lines ---------------------------------------------------------------------------------
+
+
+def test_the_start_up_lines_show_where_to_open_the_page():
+    from chunky.app.server import start_lines
+
+    text = "\n".join(start_lines(LOOPBACK, "127.0.0.1", PORT))
+    assert "http://127.0.0.1:7860/\n" in text and "key" not in text
+    lines = start_lines(NETWORK, "0.0.0.0", PORT, ["192.168.1.20", "fd00::20"])
+    text = "\n".join(lines)
+    for url in ("http://127.0.0.1:7860/", "http://edit-pc:7860/", "http://192.168.1.20:7860/",
+                "http://[fd00::20]:7860/"):
+        assert f"      {url}?key={KEY}\n" in text, text
+    assert "Listening on 0.0.0.0" in text
+    assert all(re.match(r"^      http://\S+/\?key=", line) for line in lines if KEY in line)
+    bound = "\n".join(start_lines(access_for("192.168.1.20", key=KEY), "192.168.1.20", PORT))
+    assert bound.count(f"http://192.168.1.20:7860/?key={KEY}") == 1
+    proxied = "\n".join(start_lines(PROXIED, "127.0.0.1", PORT))
+    assert f"http://127.0.0.1:7860/?key={KEY}" in proxied
+    assert "Also answers as chunky.example.org" in proxied and "studio:8443" in proxied
+
+
+def test_this_computer_names_itself():
+    from chunky.app.security import this_computer
+
+    names, addresses = this_computer()
+    assert all(n == n.lower() and split_host(n) for n in names)
+    assert not any(is_loopback(a) for a in addresses)
