@@ -416,8 +416,23 @@ def test_the_start_up_lines_show_where_to_open_the_page():
 
 
 def test_this_computer_names_itself():
+    """Its names, and its addresses without loopback, link-local and repeats (a stand-in resolver: the
+    real one may ask a DNS server on the network)."""
+    import socket
+
     from chunky.app.security import this_computer
 
-    names, addresses = this_computer()
-    assert all(n == n.lower() and split_host(n) for n in names)
-    assert not any(is_loopback(a) for a in addresses)
+    def resolve(name, port, proto=0):
+        assert name == "edit-pc.studio.lan"
+        found = ["127.0.1.1", "192.168.1.20", "192.168.1.20", "fe80::1%12", "fd00::20", "::1"]
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, 1, 6, "", (a, 0)) for a in found]
+
+    names, addresses = this_computer(lambda: "EDIT-PC.studio.lan.", resolve)
+    assert names == ["edit-pc.studio.lan", "edit-pc", "edit-pc.local"]
+    assert addresses == ["192.168.1.20", "fd00::20"]
+    assert this_computer(lambda: "", resolve) == ([], [])
+
+    def fails(*args, **kwargs):
+        raise socket.gaierror("no such name")
+
+    assert this_computer(lambda: "edit-pc", fails) == (["edit-pc", "edit-pc.local"], [])

@@ -30,7 +30,7 @@ import ipaddress
 import re
 import secrets
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -95,29 +95,31 @@ def is_loopback(host: str) -> bool:
     return ip.is_loopback or bool(mapped and mapped.is_loopback)
 
 
-def this_computer() -> tuple[list[str], list[str]]:
-    """This computer's own names (lower case) and non-loopback IP addresses, as other computers on the
-    network may reach it. Best effort: a name that does not resolve gives no addresses."""
+def this_computer(hostname: Callable[[], str] = socket.gethostname,
+                  resolve: Callable[..., list] = socket.getaddrinfo) -> tuple[list[str], list[str]]:
+    """This computer's own names (lower case: its name, the short name, ``<short>.local``) and its
+    non-loopback, non-link-local IP addresses, as other computers on the network may reach it. Best
+    effort: a name that does not resolve gives no addresses."""
     names: list[str] = []
     addresses: list[str] = []
     try:
-        name = socket.gethostname().strip().lower().rstrip(".")
+        name = hostname().strip().lower().rstrip(".")
     except OSError:
         name = ""
-    if name and _NAME.match(name):
-        names.append(name)
-        short = name.split(".", 1)[0]
-        names += [n for n in (short, f"{short}.local") if n not in names]
-        try:
-            infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
-        except OSError:
-            infos = []
-        for info in infos:
-            address = str(info[4][0]).split("%", 1)[0]
-            ip = _ip(address)
-            if ip is None or is_loopback(address) or ip.is_link_local or address in addresses:
-                continue
-            addresses.append(address)
+    if not name or not _NAME.match(name):
+        return names, addresses
+    short = name.split(".", 1)[0]
+    names += list(dict.fromkeys([name, short, f"{short}.local"]))
+    try:
+        infos = resolve(name, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        infos = []
+    for info in infos:
+        address = str(info[4][0]).split("%", 1)[0]
+        ip = _ip(address)
+        if ip is None or is_loopback(address) or ip.is_link_local or address in addresses:
+            continue
+        addresses.append(address)
     return names, addresses
 
 
