@@ -350,6 +350,12 @@ def test_guard_asks_for_the_key():
     wrong = call(NETWORK, query="key=k7q2-mz9x-p4rt-w8ne-3hcd-u5vz")
     assert wrong.status == 401 and "not right" in wrong.text and "set-cookie" not in wrong.headers
     assert "k7q2" not in wrong.text
+    # With the cookie already, the printed address again (or an old one): on to the page, no key left.
+    again = call(NETWORK, query=f"key={KEY}", cookie=jar)
+    assert again.status == 303 and again.headers["location"] == "/" and "set-cookie" in again.headers
+    old = call(NETWORK, query="key=an-old-key-of-yesterday&__theme=dark", cookie=jar)
+    assert old.status == 303 and old.headers["location"] == "/?__theme=dark"
+    assert "set-cookie" not in old.headers
     # Scripts: the Authorization header.
     assert call(NETWORK, "POST", "/gradio_api/run/poll", authorization=f"Bearer {KEY}").text == "page data"
     assert call(NETWORK, "POST", "/gradio_api/run/poll", authorization="Bearer nope").status == 401

@@ -126,9 +126,15 @@ class Guard:
             self._log_refusal(request, refusal)
             await self._refuse(request, receive, send, 403, REFUSED + refusal + ".")
             return
-        if access.needs_key and not self._has_key(request):
-            await self._ask_for_key(request, receive, send)
-            return
+        if access.needs_key:
+            has_key = self._has_key(request)
+            if request.kind == "http" and request.method in ("GET", "HEAD") and request.path in PAGE_PATHS \
+                    and request.query_value(KEY_PARAM) is not None:
+                await self._key_in_address(request, send, has_key)  # never left in the address bar
+                return
+            if not has_key:
+                await self._ask_for_key(request, receive, send)
+                return
         await self.app(scope, receive, _with_safe_headers(send) if request.kind == "http" else send)
 
     # --- the key --------------------------------------------------------------------------------------
@@ -145,15 +151,6 @@ class Guard:
         if request.kind == "http" and request.method == "POST" and request.path == KEY_FORM_PATH:
             await self._key_form(request, receive, send)
             return
-        given = request.query_value(KEY_PARAM) if request.method in ("GET", "HEAD") else None
-        if given is not None and request.path in PAGE_PATHS:
-            if self.access.key_matches(given):
-                rest = request.query_without(KEY_PARAM)
-                await self._key_accepted(request, send, request.path + (f"?{rest}" if rest else ""))
-            else:
-                await self._key_page(request, send, "That key is not right. Copy the whole address Chunky "
-                                     "printed when it started, or type the key again.", next_path="/")
-            return
         if request.kind == "http" and request.wants_html:
             next_path = request.path + (f"?{request.query}" if request.query else "")
             await self._key_page(request, send, "", next_path=next_path)
@@ -161,6 +158,20 @@ class Guard:
         await self._refuse(request, receive, send, 401, REFUSED + "this Chunky asks for its key. Open the "
                            "address with ?key=... that Chunky printed when it started, or send the header "
                            "'Authorization: Bearer <key>'.")
+
+    async def _key_in_address(self, request: Request, send: Send, has_key: bool) -> None:
+        """``/?key=...``: the right key sets the cookie; either way the browser goes on to the address
+        without it (a wrong one, without a cookie already: the key page)."""
+        rest = request.query_without(KEY_PARAM)
+        target = request.path + (f"?{rest}" if rest else "")
+        if self.access.key_matches(request.query_value(KEY_PARAM)):
+            await self._key_accepted(request, send, target)
+        elif has_key:
+            location = _safe_next(target).encode("latin-1", "replace")
+            await _respond(send, 303, "", headers=[(b"location", location)], head=request.method == "HEAD")
+        else:
+            await self._key_page(request, send, "That key is not right. Copy the whole address Chunky "
+                                 "printed when it started, or type the key again.", next_path=target)
 
     async def _key_form(self, request: Request, receive: Receive, send: Send) -> None:
         body = b""
