@@ -106,19 +106,9 @@ def _walk(routes, prefix: str = ""):
 def probes(tmp_path_factory, app_server_started) -> list[Probe]:
     """Every (route, method) Gradio mounts for Chunky's page, with the same launch settings as app.py,
     plus what no route table lists: a path that is no route, a websocket handshake, a real asset."""
-    from chunky.app.page import build_page, launch_kwargs
-    from chunky.app.service import Service
-    from chunky.bootstrap import paths
+    from chunky.app.page import launch_kwargs
 
-    folder = tmp_path_factory.mktemp("routes")
-    base = paths()
-    cache = folder / "model_cache"
-    p = dataclasses.replace(base, local_models=folder / "local_models", model_cache=cache,
-                            extracted=cache / "extracted", outputs=cache / "outputs")
-    for sub in (p.local_models, p.extracted, p.outputs):
-        sub.mkdir(parents=True)
-    service = Service(p)
-    page = build_page(service)
+    page, service = in_process_page(tmp_path_factory.mktemp("routes"))
     page.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                 **launch_kwargs(service))
     try:
@@ -143,6 +133,64 @@ def probes(tmp_path_factory, app_server_started) -> list[Probe]:
         Probe("static assets", "GET", "{asset}"),
     ]
     return result
+
+
+def in_process_page(folder: Path):
+    """Chunky's page and service on an empty home in ``folder`` (no model; the engine never starts)."""
+    from chunky.app.page import build_page
+    from chunky.app.service import Service
+    from chunky.bootstrap import paths
+
+    cache = folder / "model_cache"
+    p = dataclasses.replace(paths(), local_models=folder / "local_models", model_cache=cache,
+                            extracted=cache / "extracted", outputs=cache / "outputs")
+    for sub in (p.local_models, p.extracted, p.outputs):
+        sub.mkdir(parents=True)
+    service = Service(p)
+    return build_page(service), service
+
+
+def test_why_not_gradios_auth(tmp_path, app_server_started):
+    """What Gradio's own ``auth=`` does with queue-free events (the reason for a guard of Chunky's own):
+    it does cover them (POST /gradio_api/run/<name> answers 401 before the login and 200 after it), and
+    config, upload and info; but the heartbeat stream, cancel, reset, streams and the static assets reach
+    their handlers without a login, and a forged Host is no concern of it (the guard refuses it)."""
+    from chunky.app.page import launch_kwargs
+
+    page, service = in_process_page(tmp_path)
+    port = free_port()
+    page.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, auth=("editor", "pw"),
+                **launch_kwargs(service))
+    url = f"http://127.0.0.1:{port}"
+
+    def status(method: str, path: str, session: requests.Session | None = None, **kwargs) -> int:
+        with (session or requests).request(method, url + path, stream=True, timeout=30, allow_redirects=False,
+                                           **kwargs) as r:
+            return r.status_code
+
+    event = {"json": {"data": [], "session_hash": "auth-check"}}
+    try:
+        assert status("POST", "/gradio_api/run/poll", **event) == 401
+        for path in ("/config", "/gradio_api/info"):
+            assert status("GET", path) == 401, path
+        assert status("POST", "/gradio_api/upload") == 401
+        asset = re.search(r'(?:src|href)="\.?(/assets/[^"]+\.js)"', requests.get(url, timeout=30).text)
+        assert asset
+        open_without_login = {("GET", "/gradio_api/heartbeat/auth-check"): 200, ("GET", asset.group(1)): 200,
+                              ("GET", "/theme.css"): 200, ("GET", "/manifest.json"): 200,
+                              ("POST", "/gradio_api/cancel"): 422, ("POST", "/gradio_api/reset"): 422,
+                              ("POST", "/gradio_api/stream/x"): 422}  # 422: the handler read the body
+        for (method, path), expected in open_without_login.items():
+            assert status(method, path) == expected, (method, path)
+        session = requests.Session()
+        assert session.post(url + "/login", data={"username": "editor", "password": "pw"}, timeout=30).ok
+        assert status("POST", "/gradio_api/run/poll", session, **event) == 200
+        forged = {"Host": "evil.example"}
+        assert status("POST", "/gradio_api/run/poll", session, headers=forged, **event) == 403
+    finally:
+        page.close()
+        service.shutdown(timeout=5)
+    record("this PC", "Gradio's auth= (why a guard of our own)", 14)
 
 
 def values_for(server, output_file: Path) -> dict[str, str]:
