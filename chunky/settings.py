@@ -17,7 +17,6 @@ value and where it came from.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -260,13 +259,6 @@ def load_settings(environ: Mapping[str, str], flags: Mapping[str, Any] | None = 
             take(option, flags[option.name], f"command line {option.flag}")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return Settings(**values, origins=origins, rejected=rejected)
-
-
-def with_choices(settings: Settings, **choices: Any) -> Settings:
-    """The settings with the page's choices for one job (e.g. ``model=``) applied on top."""
-    given = {k: v for k, v in choices.items() if v is not None}
-    origins = dict(settings.origins) | {k: "the page" for k in given}
-    return dataclasses.replace(settings, **given, origins=origins)
 
 
 # --- the command line ---------------------------------------------------------------------------------

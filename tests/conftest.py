@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,8 +23,29 @@ from chunky.settings import load_settings  # noqa: E402
 retry.configure(load_settings(os.environ).lock_retry_delays)
 
 
+_FIRST_NEMO_IMPORT: list[str] = []  # the test after which NeMo was first found imported
+
+
+def _fast_tier(config) -> bool:
+    return "not slow" in (config.getoption("markexpr", "") or "")
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if not _FIRST_NEMO_IMPORT and "nemo" in sys.modules:
+        _FIRST_NEMO_IMPORT.append(item.nodeid)
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_HOME, ignore_errors=True)
+    if _fast_tier(session.config) and _FIRST_NEMO_IMPORT:
+        # The fast tier promises no NeMo import: a module that needs NeMo must be marked slow.
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"FAILED: NeMo was imported in the fast tier (-m 'not slow'), first by "
+                f"{_FIRST_NEMO_IMPORT[0]}; mark its module with pytestmark = pytest.mark.slow",
+                red=True)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,8 @@ from chunky.asr.chunking import plan_chunks
 from chunky.base.errors import AudioError, ChunkyError
 from tests.speech import RATE, TrueWord, align, assemble, wer, word_clips, write_flac
 
+pytestmark = pytest.mark.slow  # NeMo (the trained digits model, the real pipeline)
+
 ASSETS = Path(__file__).resolve().parent / "assets"
 START_TOLERANCE = 0.15
 

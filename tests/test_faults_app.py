@@ -18,7 +18,7 @@ import requests
 from tests.app_server import AUDIO, REPO, TERMINAL_STATES, Tab, free_port, truth
 from tests.test_faults import bad_inputs
 
-pytestmark = pytest.mark.slow  # the app server imports NeMo
+pytestmark = pytest.mark.slow  # NeMo (the trained digits model, the real pipeline)
 
 
 def outputs_of(app_server) -> Path:

@@ -372,7 +372,7 @@ def test_restart_lists_finished_jobs_and_skips_garbage(engine, outputs, audio):
     (outputs / "crashed01" / "job.json").write_text(json.dumps(crashed), encoding="utf-8")
 
     second = JobRunner(engine, outputs)
-    history = {s.id: s for s in second.history()}
+    history = {s.id: s for s in second.earlier()}
     assert set(history) == {multi, single, "crashed01"}
     snap = history[multi]
     assert snap.state is JobState.DONE and snap.owner == "A"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chunky.audio.vad import METHODS as VAD_METHODS
+from chunky.audio import PAUSE_METHODS as VAD_METHODS
 from chunky.base.errors import CancelledError
 from chunky.transcript.cues import SubtitleLimits
 from chunky.transcript.model import Transcript, Word

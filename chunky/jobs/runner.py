@@ -158,14 +158,6 @@ class JobRunner:
             found.sort(key=lambda j: (j.created, j.seq), reverse=True)
             return [self._snapshot_locked(j) for j in found[:limit]]
 
-    def history(self, owner: str | None = None) -> list[JobSnapshot]:
-        """Finished jobs (read back from disk at start, and finished since), newest first."""
-        with self._cond:
-            found = [j for j in self._jobs.values()
-                     if j.state in TERMINAL_JOB_STATES and (owner is None or j.owner == owner)]
-            found.sort(key=lambda j: (j.created, j.seq), reverse=True)
-            return [self._snapshot_locked(j) for j in found]
-
     def cancel(self, job_id: str, owner: str | None = None) -> bool:
         """Cancel a queued job (at once) or the running one (it stops at the engine's next check and keeps
         the partial transcript). False when the job is unknown, not visible to ``owner``, or finished."""
