@@ -45,6 +45,12 @@ log = logging.getLogger(__name__)
 SETTINGS_FILE = "settings.json"
 DEVICES = ("auto", "cpu", "cuda")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)\s*$", re.IGNORECASE)
+_KEY = re.compile(r"^[!-~]+$")
+# A DNS name, an IPv4 address or a bracketed IPv6 address, then an optional port.
+_HOST_NAME = re.compile(r"^(?P<host>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+                        r"|\[[0-9a-f:.]+\])(?::(?P<port>\d{1,5}))?$")
+MIN_KEY_LENGTH = 16
+HIDDEN = "(hidden)"
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,11 @@ class Settings:
     port: int = 7860  # the page's port (the next free one is used)
     open_browser: bool = True
     share: bool = False  # a public Gradio share link
+    # Other names the page is reached by (a reverse proxy's); with them the page asks for the key.
+    allowed_hosts: tuple[str, ...] = ()
+    # The key other computers need (None: one is made at start when the page can be reached from the
+    # network). Never shown: not in repr, masked by describe() and `python -m chunky config`.
+    key: str | None = field(default=None, repr=False)
     # name -> "default", "settings.json", "environment CHUNKY_X" or "command line --x"
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     # name -> (source, raw value, why) for values that were ignored
@@ -100,6 +111,11 @@ class Settings:
     def describe(self) -> list[tuple[str, str, str]]:
         """(name, value as text, where it came from) of every setting, for ``python -m chunky config``."""
         return [(o.name, o.show(getattr(self, o.name)), self.origin(o.name)) for o in OPTIONS]
+
+    def public_values(self) -> dict[str, Any]:
+        """Every setting by name, with secrets (the key) replaced by :data:`HIDDEN` when set."""
+        return {o.name: HIDDEN if o.secret and getattr(self, o.name) else getattr(self, o.name)
+                for o in OPTIONS}
 
 
 # --- parsing ------------------------------------------------------------------------------------------
@@ -201,6 +217,33 @@ def parse_size(raw: str) -> str:
     return f"{match.group(1)}{match.group(2).lower()}"
 
 
+def parse_key(raw: str) -> str:
+    """A key chosen with CHUNKY_KEY: at least :data:`MIN_KEY_LENGTH` printable ASCII characters, no
+    spaces (it travels in an address, a form and a header)."""
+    value = str(raw).strip()
+    if not _KEY.match(value):
+        raise ValueError("use only letters, digits and punctuation (no spaces or accents)")
+    if len(value) < MIN_KEY_LENGTH:
+        raise ValueError(f"too short: use at least {MIN_KEY_LENGTH} characters")
+    return value
+
+
+def parse_hosts(raw: str | Iterable[str]) -> tuple[str, ...]:
+    """``"studio-pc.lan, chunky.example.org:8443"`` -> ("studio-pc.lan", "chunky.example.org:8443"):
+    host names (optionally with a port) the page may be reached by."""
+    parts = raw.split(",") if isinstance(raw, str) else list(raw)
+    names: list[str] = []
+    for part in parts:
+        name = str(part).strip().lower().rstrip(".")
+        if not name:
+            continue
+        match = _HOST_NAME.match(name)
+        if not match or (match.group("port") and not 0 < int(match.group("port")) < 65536):
+            raise ValueError(f"{name!r} is not a host name such as studio-pc.lan or chunky.example.org:8443")
+        names.append(name)
+    return tuple(dict.fromkeys(names))
+
+
 def _port(raw: str) -> int:
     value = _positive(int)(raw)
     if value > 65535:
@@ -217,9 +260,14 @@ class Option:
     flag: str | None = None
     saved: bool = False  # kept in settings.json (the page's choices)
     metavar: str | None = None
+    secret: bool = False  # never shown or logged (the key): describe() and warnings say HIDDEN
 
     def show(self, value: Any) -> str:
+        if self.secret:
+            return HIDDEN if value else "-"
         if isinstance(value, tuple):
+            if not value:
+                return "-"
             return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
         return "-" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
@@ -272,15 +320,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("port", _port, "port of the page (the next free one is used)", "CHUNKY_PORT", "--port",
            metavar="N"),
     Option("open_browser", bool, "open the browser at start (--no-browser: do not)", flag="--no-browser"),
-    Option("share", bool, "create a public Gradio share link (anyone with it can use this Chunky)",
-           flag="--share"),
+    Option("share", bool, "create a public Gradio share link (anyone with it and the key can use this "
+           "Chunky)", flag="--share"),
+    Option("allowed_hosts", parse_hosts, "other names the page is reached by, comma-separated (a reverse "
+           "proxy's, e.g. chunky.example.org); the page then asks for the key", "CHUNKY_ALLOWED_HOSTS",
+           "--allow-host", metavar="NAMES"),
+    Option("key", parse_key, f"the key other computers need to open the page, at least {MIN_KEY_LENGTH} "
+           "characters (default: a new one at every start when the page can be reached from the network)",
+           "CHUNKY_KEY", secret=True),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
 ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad")
 RULE_SETTINGS = ("max_chars", "max_lines", "max_cps", "min_duration", "max_duration", "min_gap_frames")
 EXPORT_SETTINGS = ("formats", "subtitle_preset", *RULE_SETTINGS, "fps", "start_timecode", "karaoke", "fcpxml",
                    "markers")
-SERVER_SETTINGS = ("host", "port", "open_browser", "share", "max_upload")
+SERVER_SETTINGS = ("host", "port", "open_browser", "share", "max_upload", "allowed_hosts")
 
 
 def load_settings(environ: Mapping[str, str], flags: Mapping[str, Any] | None = None,
@@ -295,8 +349,10 @@ def load_settings(environ: Mapping[str, str], flags: Mapping[str, Any] | None = 
         try:
             values[option.name] = option.parse(raw) if isinstance(raw, str) else raw
         except ValueError as exc:
-            rejected[option.name] = (origin, str(raw), str(exc))
-            log.warning("Ignoring %s=%r (%s): %s", origin.split()[-1], raw, origin, exc)
+            shown = HIDDEN if option.secret else str(raw)
+            rejected[option.name] = (origin, shown, str(exc))
+            log.warning("Ignoring %s=%s (%s): %s", origin.split()[-1], shown if option.secret else repr(raw),
+                        origin, exc)
         else:
             origins[option.name] = origin
 

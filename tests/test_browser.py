@@ -1,6 +1,7 @@
 """The page in a real Chromium (Debian's /usr/bin/chromium driven by Playwright), against the real app.py
 with the digits test model: upload, transcribe, watch the progress, read the transcript, download the
-SRT, cancel a long job. A screenshot of the finished page goes to tests/_artifacts/finished-page.png."""
+SRT, cancel a long job, record from the microphone; and the page as another computer opens it, with the
+key (network mode). A screenshot of the finished page goes to tests/_artifacts/finished-page.png."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 import srt
 
 from tests.app_server import ARTIFACTS, AUDIO, truth
-from tests.conftest import skip_or_fail
+from tests.conftest import NETWORK_NAME, skip_or_fail
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -23,6 +24,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps",
     # A microphone that plays a beep, and no permission prompt.
     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+    # The name another computer opens the page by, in network mode: 127.0.0.1 here, never a DNS lookup.
+    f"--host-resolver-rules=MAP {NETWORK_NAME} 127.0.0.1",
 ]
 DIGITS = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
 WAIT_MS = 120_000
@@ -290,3 +293,56 @@ def test_pick_a_preset_and_formats_download_the_edl_and_fcpxml_and_export_again(
     assert " ".join(c.content for c in social).split() == expected
     expect(page.locator('#chunky-downloads a[download="sentence-3.srt"]')).to_have_count(1)  # still there
     page.screenshot(path=str(ARTIFACTS / "export-controls.png"), full_page=True)
+
+
+def test_another_computer_opens_the_page_with_the_key(browser, network_server, tmp_path):
+    """Network mode: the page by a machine name, as another computer opens it. Without the key only the
+    "enter the key" page shows; a wrong key is refused; the right one opens the page (and leaves the
+    address bar), and everything works through the cookie it set: upload, transcribe, download. The
+    address Chunky prints (with ?key=) does the same in one click."""
+    from playwright.sync_api import expect
+
+    server = network_server
+    address = f"http://{NETWORK_NAME}:{server.port}/"
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1440, "height": 1000})
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(30_000)
+        response = tab.goto(address)
+        assert response is not None and response.status == 401
+        expect(tab.get_by_role("heading", name="Chunky asks for its key")).to_be_visible()
+        expect(tab.locator("#chunky-transcribe")).to_have_count(0)
+        tab.locator("#key").fill("not-the-right-key-at-all")
+        tab.get_by_role("button", name="Open Chunky").click()
+        expect(tab.get_by_role("alert")).to_contain_text("not right")
+        tab.locator("#key").fill(server.key)
+        tab.get_by_role("button", name="Open Chunky").click()
+        expect(tab.locator("#chunky-transcribe")).to_be_visible()
+        assert tab.url == address
+        (cookie,) = [c for c in context.cookies() if c["name"] == f"chunky-key-{server.port}"]
+        assert cookie["httpOnly"] and cookie["domain"] == NETWORK_NAME and server.key not in cookie["value"]
+
+        upload(tab, AUDIO / "sentence-1.flac")
+        tab.get_by_role("button", name="Transcribe", exact=True).click()
+        expect(tab.locator('#chunky-progress .chunky-job[data-state="done"]')).to_be_visible(timeout=WAIT_MS)
+        assert words_of(transcript(tab)) == truth()["sentence-1.flac"].split()
+        link = tab.locator('#chunky-downloads a[download="sentence-1.srt"]')
+        with tab.expect_download() as info:
+            link.click()
+        saved = tmp_path / "network.srt"
+        info.value.save_as(saved)
+        cues = list(srt.parse(saved.read_text(encoding="utf-8")))
+        assert " ".join(c.content for c in cues).split() == truth()["sentence-1.flac"].split()
+    finally:
+        context.close()
+
+    fresh = browser.new_context()
+    try:
+        tab = fresh.new_page()
+        tab.set_default_timeout(30_000)
+        tab.goto(f"{address}?key={server.key}")  # the address of the start-up line
+        expect(tab.locator("#chunky-transcribe")).to_be_visible()
+        assert tab.url == address  # the key left the address bar
+        expect(tab.locator("#chunky-status-box")).to_be_visible()
+    finally:
+        fresh.close()

@@ -15,8 +15,10 @@ parameter of a handler from its evaluated annotation.
 import logging
 from typing import Any
 
+from chunky.app import guard
 from chunky.app.html import jobs_html, setup_html, status_html, system_check_text
 from chunky.app.logic import EXPORT_FIELDS, RULE_FIELDS, PageLogic
+from chunky.app.security import Access, access_for_settings
 from chunky.app.service import Service
 from chunky.app.style import CSS, INTRO
 
@@ -234,8 +236,10 @@ def export_controls(gr, values: dict[str, Any]) -> dict[str, Any]:
     return c
 
 
-def launch_kwargs(service: Service) -> dict[str, Any]:
-    """Settings for ``Blocks.launch`` (the server and the security-relevant ones)."""
+def launch_kwargs(service: Service, access: Access | None = None) -> dict[str, Any]:
+    """Settings for ``Blocks.launch`` (the server and the security-relevant ones). ``access``: who may use
+    the page (:mod:`chunky.app.security`; by default the rules for the service's settings), enforced on
+    every request by :mod:`chunky.app.guard`."""
     import gradio as gr
 
     theme = gr.themes.Soft(
@@ -252,4 +256,5 @@ def launch_kwargs(service: Service) -> dict[str, Any]:
         "css": CSS,
         "show_error": True,
         "quiet": True,
+        **guard.launch_kwargs(access or access_for_settings(service.settings)),
     }
