@@ -10,7 +10,7 @@ VENV="$HERE/.venv"
 
 find_python() {
     if [ -n "${CHUNKY_PYTHON:-}" ]; then echo "$CHUNKY_PYTHON"; return 0; fi
-    for candidate in python3.12 python3.11 python3.13 python3 python; do
+    for candidate in python3.12 python3.11 python3.13 python3.14 python3 python; do
         if command -v "$candidate" >/dev/null 2>&1 &&
             "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
             echo "$candidate"; return 0
@@ -20,10 +20,19 @@ find_python() {
 }
 
 ensure_venv() {
+    # A venv whose creation stopped part-way (ensurepip missing or failed, the terminal closed) has a
+    # python but no pip: build it again instead of failing on it at every start.
+    if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c "import pip" >/dev/null 2>&1; then
+        echo "The virtual environment in .venv is incomplete (an earlier set-up stopped part-way); building it again..."
+        rm -rf -- "$VENV"
+    fi
     if [ ! -x "$VENV/bin/python" ]; then
         PY="$(find_python)" || { echo "Chunky needs Python 3.11 or newer (python.org or your package manager)." >&2; exit 1; }
-        echo "Creating the virtual environment in .venv (first start only)..."
-        "$PY" -m venv "$VENV"
+        echo "Creating the virtual environment in .venv with $PY (first start only)..."
+        if ! "$PY" -m venv "$VENV"; then
+            echo "Creating the virtual environment with $PY failed (see above). On Debian/Ubuntu install python3-venv (e.g. sudo apt install python3-venv), then run ./run.sh again." >&2
+            exit 1
+        fi
     fi
     "$VENV/bin/python" -m chunky.setup_env "$@"
 }

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from common import (  # noqa: E402 - after the path setup
+from common import (
     DEFAULT_WORK,
     REPO_ROOT,
     LoadSampler,

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import (  # noqa: E402
+from common import (
     DEFAULT_WORK,
     REPO_ROOT,
     concurrent_load,
@@ -35,7 +35,7 @@ from common import (  # noqa: E402
     write_results_section,
 )
 
-from tests.app_server import AppServer, Tab  # noqa: E402
+from tests.app_server import AppServer, Tab
 
 TARGET_P95_MS = 100.0
 REALISTIC_SHAPE = {"d_model": 512, "n_layers": 17}  # ~118M parameters, as in bench/throughput.py

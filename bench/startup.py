@@ -29,7 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import (  # noqa: E402
+from common import (
     REPO_ROOT,
     concurrent_load,
     describe_load,

@@ -84,6 +84,7 @@ def test_each_entry_point_redirects_temp(entry: str, tmp_path: Path) -> None:
     assert state["seen"] == {}, "importing an entry point must not import torch, nemo or gradio"
 
 
+@pytest.mark.slow  # imports torch and gradio in a subprocess (~10 s)
 def test_bootstrap_runs_before_torch_and_gradio(tmp_path: Path) -> None:
     state, _ = run_probe("app", {"CHUNKY_HOME": str(tmp_path)}, heavy=True)
     assert state["seen"].get("torch") is True
@@ -195,6 +196,7 @@ def test_bootstrap_is_idempotent() -> None:
     assert Path(tempfile.gettempdir()) == before.tmp
 
 
+@pytest.mark.slow  # imports gradio in a subprocess (~10 s)
 def test_warns_when_imported_after_heavy_module(tmp_path: Path) -> None:
     code = "import json; import chunky.bootstrap"
     env = {**os.environ, "CHUNKY_HOME": str(tmp_path)}

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # NeMo (the trained digits model, the real pipeline)
+
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "tests" / "assets"
 
@@ -23,8 +25,10 @@ def home(tmp_path_factory) -> Path:
     return home
 
 
-def chunky(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, CHUNKY_HOME=str(home), CHUNKY_DEVICE="cpu", PYTHONIOENCODING="utf-8")
+def chunky(home: Path, *args: str, timeout: float = 300, env: dict[str, str] | None = None,
+           ) -> subprocess.CompletedProcess:
+    env = dict(os.environ, CHUNKY_HOME=str(home), CHUNKY_DEVICE="cpu", PYTHONIOENCODING="utf-8",
+               **(env or {}))
     return subprocess.run([sys.executable, "-m", "chunky", *args], cwd=str(home), env=env,
                           capture_output=True, text=True, encoding="utf-8", timeout=timeout)
 
@@ -85,3 +89,56 @@ def test_wildcards_the_shell_left_alone_are_expanded(tmp_path) -> None:
     assert expand_patterns([literal]) == [literal]  # an existing name is never treated as a pattern
     missing = str(tmp_path / "*.mp3")
     assert expand_patterns([missing]) == [missing]  # no match: reported as a missing file later
+
+
+def test_two_inputs_with_one_name_get_their_own_outputs_and_the_terminal_stays_readable(home, tmp_path):
+    """``transcribe a/take.flac b/take.wav --out subs`` writes take.* and take-2.*; run again (with -q),
+    take-3.* and take-4.*: nothing earlier is replaced. The terminal shows the progress bar, what was
+    written and the summary (with -q only the summary), never a log line; NeMo's lines go to the log."""
+    import soundfile as sf
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    shutil.copy(ASSETS / "audio" / "sentence-1.flac", a / "take.flac")
+    data, rate = sf.read(ASSETS / "audio" / "sentence-2.flac")
+    sf.write(b / "take.wav", data, rate)
+    subs = tmp_path / "subs"
+    truth = json.loads((ASSETS / "audio" / "truth.json").read_text("utf-8"))
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        result = chunky(home, "transcribe", str(a / "take.flac"), str(b / "take.wav"), "--out", str(subs),
+                        "--model", "digits", "--format", "txt,json", *extra)
+        assert result.returncode == 0, result.stderr
+        both = result.stdout + result.stderr
+        assert "[NeMo" not in both and " INFO " not in both and "chunky.asr" not in both, both
+        return result
+
+    first = run()
+    assert (subs / "take.txt").read_text("utf-8").strip() == truth["sentence-1.flac"]
+    assert (subs / "take-2.txt").read_text("utf-8").strip() == truth["sentence-2.flac"]
+    assert f"{a / 'take.flac'}  ->  {subs / 'take'}.*" in first.stdout
+    assert f"{b / 'take.wav'}  ->  {subs / 'take-2'}.*" in first.stdout
+    assert "wrote " in first.stdout and "Transcribed 2 of 2 file(s)" in first.stdout
+    assert "100%" in first.stderr, "the progress bar"
+    quiet = run("-q")
+    assert sorted(p.stem for p in subs.glob("*.txt")) == ["take", "take-2", "take-3", "take-4"]
+    assert (subs / "take-4.txt").read_text("utf-8").strip() == truth["sentence-2.flac"]
+    assert "wrote " not in quiet.stdout and "100%" not in quiet.stderr
+    assert "Transcribed 2 of 2 file(s)" in quiet.stdout
+    log = (home / "model_cache" / "logs" / "chunky.log").read_text("utf-8")
+    assert "nemo_logger" in log and "chunky.asr.engine" in log, "NeMo's and Chunky's lines are in the log"
+
+
+def test_the_cli_takes_its_settings_from_the_environment_too(home, tmp_path):
+    """CHUNKY_FORMATS (like every setting) reaches the command line as it reaches the page."""
+    clip = tmp_path / "y.flac"
+    shutil.copy(ASSETS / "audio" / "sentence-2.flac", clip)
+    env = {"CHUNKY_FORMATS": "vtt"}
+    result = chunky(home, "transcribe", str(clip), "--model", "digits", "--out", str(tmp_path / "o"),
+                    env=env)
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["y.vtt"]
+    config = chunky(home, "config", env=env)
+    assert config.returncode == 0, config.stderr
+    assert any(line.split()[:3] == ["formats", "vtt", "environment"] for line in config.stdout.splitlines())

@@ -434,7 +434,7 @@ def test_gpu_available(clean):
     paths, env = clean
     torch = TorchInfo("2.7.0+cu128", cuda_build="12.8", cuda_available=True,
                       devices=[GpuDevice("NVIDIA GeForce RTX 4070", 12 * GB, 10 * GB)])
-    smi = NvidiaSmiInfo("/usr/bin/nvidia-smi", ran=True, gpus=[NvidiaSmiGpu("RTX 4070", "576.02", 12282)])
+    smi = NvidiaSmiInfo("/usr/bin/nvidia-smi", gpus=[NvidiaSmiGpu("RTX 4070", "576.02", 12282)])
     (finding,) = gpu_report(paths, env, torch, smi)
     assert finding.level == OK
     assert "RTX 4070" in finding.summary and "12.0 GB memory" in finding.summary
@@ -444,7 +444,7 @@ def test_gpu_available(clean):
 
 def test_cpu_only_torch_on_a_pc_with_an_nvidia_gpu(clean):
     paths, env = clean
-    smi = NvidiaSmiInfo("/usr/bin/nvidia-smi", ran=True, gpus=[NvidiaSmiGpu("RTX 3060", "572.16", 12288)])
+    smi = NvidiaSmiInfo("/usr/bin/nvidia-smi", gpus=[NvidiaSmiGpu("RTX 3060", "572.16", 12288)])
     (finding,) = gpu_report(paths, env, TorchInfo("2.13.0+cpu"), smi)
     assert finding.level == WARNING and "CPU-only build" in finding.summary and "RTX 3060" in finding.summary
     assert ".venv" in finding.fix and "run.bat" in finding.fix
@@ -459,7 +459,7 @@ def test_no_gpu_no_driver(clean):
 
 def test_cuda_build_with_an_old_driver(clean):
     paths, env = clean
-    smi = NvidiaSmiInfo("/usr/bin/nvidia-smi", ran=True, gpus=[NvidiaSmiGpu("GTX 1080", "531.79", 8192)])
+    smi = NvidiaSmiInfo("/usr/bin/nvidia-smi", gpus=[NvidiaSmiGpu("GTX 1080", "531.79", 8192)])
     (finding,) = gpu_report(paths, env, TorchInfo("2.7.0+cu128", cuda_build="12.8"), smi)
     assert finding.level == WARNING and "531.79 is too old" in finding.summary
     assert "570 or newer" in finding.fix

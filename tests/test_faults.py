@@ -27,6 +27,8 @@ from tests.audio_fixtures import write_png, write_pyav
 from tests.nemo_archives import nemo_members, write_nemo
 from tests.speech import RATE, assemble, write_flac
 
+pytestmark = pytest.mark.slow  # NeMo (the trained digits model, the real pipeline)
+
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "tests" / "assets"
 TRUTH = json.loads((ASSETS / "audio" / "truth.json").read_text("utf-8"))

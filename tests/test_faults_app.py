@@ -18,6 +18,8 @@ import requests
 from tests.app_server import AUDIO, REPO, TERMINAL_STATES, Tab, free_port, truth
 from tests.test_faults import bad_inputs
 
+pytestmark = pytest.mark.slow  # NeMo (the trained digits model, the real pipeline)
+
 
 def outputs_of(app_server) -> Path:
     return app_server.home / "model_cache" / "outputs"

@@ -250,3 +250,27 @@ def test_status_and_system_check(app_server):
     report = app_server.run("system_check", [], "http-tab-status")[0]
     assert isinstance(report, str) and report.strip()
     assert "Chunky doctor" in report or "not available" in report, report
+
+
+def test_the_cli_and_the_page_give_the_same_transcript_for_the_same_settings(app_server, tmp_path):
+    """The server runs with CHUNKY_BATCH_SIZE=1 and CHUNKY_CHUNK_SECONDS=10; the command line, given the
+    same variables, cuts the same chunks and gives the same words at the same times."""
+    from tests.app_server import make_home
+    from tests.speech import assemble, write_flac
+
+    recording = write_flac(tmp_path / "half a minute.flac", assemble(30.0, seed=21)[0])
+    tab = Tab(app_server, "http-tab-same-settings")
+    tab.transcribe([recording])
+    tab.wait()
+    assert tab.state == "done", tab.progress_text
+    page = json.loads((app_server.home / "model_cache" / "outputs" / tab.job_ids()[0] /
+                       "half a minute.json").read_text("utf-8"))
+    home = make_home(tmp_path / "cli-home", {"digits": DIGITS_MODEL})
+    env = dict(os.environ, CHUNKY_HOME=str(home), CHUNKY_DEVICE="cpu", **app_server.extra_env)
+    out = tmp_path / "cli"
+    result = subprocess.run([sys.executable, "-m", "chunky", "transcribe", str(recording), "--out", str(out),
+                             "--format", "json", "-q"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    cli = json.loads((out / "half a minute.json").read_text("utf-8"))
+    assert app_server.extra_env == {"CHUNKY_BATCH_SIZE": "1", "CHUNKY_CHUNK_SECONDS": "10"}
+    assert len(page["words"]) > 20 and cli["words"] == page["words"] and cli["text"] == page["text"]

@@ -36,6 +36,12 @@ def silero_model():
         skip_or_fail(f"silero VAD does not load: {exc}")
 
 
+def forget_the_loaded_model(monkeypatch) -> None:
+    """As if silero had never been loaded in this process (restored when the test ends)."""
+    monkeypatch.setattr(vad, "_model", None)
+    monkeypatch.setattr(vad, "_load_error", None)
+
+
 @pytest.fixture
 def no_silero(monkeypatch):
     """silero 'not installed' for one test (the loader raises), the real model back afterwards."""
@@ -46,9 +52,8 @@ def no_silero(monkeypatch):
         raise ModuleNotFoundError("No module named 'silero_vad'")
 
     monkeypatch.setattr(vad, "_load_silero", missing)
-    vad.reset()
-    yield calls
-    vad.reset()
+    forget_the_loaded_model(monkeypatch)
+    yield calls  # monkeypatch puts the loaded model back afterwards
 
 
 # --- recordings -------------------------------------------------------------------------------------------
@@ -358,7 +363,7 @@ def test_loaded_once_and_safe_from_many_threads(monkeypatch):
         return real()
 
     monkeypatch.setattr(vad, "_load_silero", counting)
-    vad.reset()
+    forget_the_loaded_model(monkeypatch)
     try:
         results: list = [None] * 6
         barrier = threading.Barrier(len(results))
@@ -376,7 +381,6 @@ def test_loaded_once_and_safe_from_many_threads(monkeypatch):
         assert results == [(expected, "silero")] * len(results)
     finally:
         monkeypatch.undo()
-        vad.reset()
 
 
 # --- near each planned cut (chunky.audio.cuts), as the engine finds pauses -------------------------------

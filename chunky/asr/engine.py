@@ -81,7 +81,6 @@ class Engine:
         model_name: str,
         *,
         options: EngineOptions | None = None,
-        device: str | None = None,
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
     ) -> Transcript:
@@ -93,7 +92,7 @@ class Engine:
             info = audio.probe(path)
             total = float(info.duration)
             report(Progress("loading", 0.0, total))
-            loaded = self.manager.get(model_name, device=device)
+            loaded = self.manager.get(model_name)
             if cancel.is_set():
                 raise PartialTranscriptCancelled("Cancelled before transcription started.", None)
             report(Progress("decoding", 0.0, total))

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from chunky.audio.vad import METHODS as VAD_METHODS
+from chunky.audio import PAUSE_METHODS as VAD_METHODS
 from chunky.base.errors import CancelledError
-from chunky.transcript.cues import SubtitleLimits
+from chunky.transcript.layout import PRESETS, LayoutRules
 from chunky.transcript.model import Transcript, Word
 
 __all__ = ["PRECISIONS", "VAD_METHODS", "EngineOptions", "PartialTranscriptCancelled", "Progress",
@@ -26,7 +26,7 @@ class EngineOptions:
     # The model's arithmetic on a GPU: float32, auto (bfloat16 where the GPU has it, else float16),
     # bfloat16 or float16 (chunky.asr.gpu).
     precision: str = "float32"
-    limits: SubtitleLimits = field(default_factory=SubtitleLimits)
+    limits: LayoutRules = PRESETS["streaming"]  # the transcript's segments; outputs use the job's own rules
     # Seconds added to every word time (CTC models emit a word's first letter a little after its onset).
     timestamp_shift: float = 0.0
     # Cut chunks in pauses where there is one (False: cut at fixed points, through words; for tests).

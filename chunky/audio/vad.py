@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from chunky.audio import PAUSE_METHODS
 from chunky.audio.pauses import find_pauses as find_energy_pauses
 from chunky.audio.pauses import runs
 
@@ -46,7 +47,7 @@ SPEECH_OFF = 0.35  # speech goes on until a window falls below this
 PAD_AFTER_SPEECH = 0.064
 PAD_BEFORE_SPEECH = 0.032
 
-METHODS = ("auto", "silero", "energy")
+METHODS = PAUSE_METHODS
 
 _lock = threading.Lock()  # guards loading the model and running it (it keeps state between calls)
 _model: Any = None
@@ -85,13 +86,6 @@ def load_model() -> Any:
         if _model is None:
             raise VadUnavailable(_load_error or "not loaded")
         return _model
-
-
-def reset() -> None:
-    """Forget the loaded model or the load failure (tests; a package installed meanwhile)."""
-    global _model, _load_error
-    with _lock:
-        _model, _load_error = None, None
 
 
 def _mono_float(samples: np.ndarray) -> np.ndarray:

@@ -125,7 +125,10 @@ def sha256_file(path: Path, stop: threading.Event | None = None) -> str:
 
 
 def human_size(n: float) -> str:
-    """``"2.47 GB"``, ``"1.2 MB"``: decimal units, as Explorer's and the Hub's figures people compare with."""
+    """``"2.47 GB"``, ``"12.0 GB"``, ``"1.2 MB"``: decimal units (as the Hub and disk makers count), three
+    significant digits or so."""
+    if n >= 1e10:
+        return f"{n / 1e9:,.1f} GB"
     return f"{n / 1e9:,.2f} GB" if n >= 1e8 else f"{n / 1e6:,.1f} MB"
 
 

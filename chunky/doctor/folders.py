@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from chunky.base.fs import is_writable
+from chunky.base.fs import human_size, is_writable
 from chunky.doctor.context import (
     LONG_PATH_WARNING,
     LOW_DISK_PROBLEM,
@@ -18,7 +18,7 @@ from chunky.doctor.context import (
     TEMP_ENV_VARS,
     Checkup,
 )
-from chunky.doctor.probes import _gb, _getenv, _norm, _quote, is_inside, sync_roots, synced_by
+from chunky.doctor.probes import _getenv, _norm, _quote, is_inside, sync_roots, synced_by
 from chunky.doctor.report import OK, PROBLEM, WARNING
 
 
@@ -139,7 +139,7 @@ def check_disk(ck: Checkup) -> None:
         except OSError as exc:
             ck.add("disk", WARNING, f"Cannot tell the free space for {labels}: {exc}")
             continue
-        summary = f"{_gb(usage.free)} free of {_gb(usage.total)} on the disk of {labels}"
+        summary = f"{human_size(usage.free)} free of {human_size(usage.total)} on the disk of {labels}"
         details = [str(f) for _, f in members]
         fix = (
             "Free some space on that disk (empty the Recycle Bin, delete old transcripts in "
@@ -149,7 +149,7 @@ def check_disk(ck: Checkup) -> None:
         if usage.free < LOW_DISK_PROBLEM:
             ck.add("disk", PROBLEM, "Almost no disk space left: " + summary, details, fix, SECTION_MOVE)
         elif usage.free < LOW_DISK_WARNING:
-            ck.add("disk", WARNING, f"Low disk space (under {_gb(LOW_DISK_WARNING)}): " + summary,
+            ck.add("disk", WARNING, f"Low disk space (under {human_size(LOW_DISK_WARNING)}): " + summary,
                      details, fix, SECTION_MOVE)
         else:
             ck.add("disk", OK, summary)

@@ -63,7 +63,7 @@ def get_again_cmd(ck: Checkup, name: str, entry: dict[str, Any]) -> str:
 
 def check_model(ck: Checkup, store: ModelStore, m: ModelInfo, entry: dict[str, Any], verify: bool) -> None:
     from chunky.base.errors import ChunkyError, FileLockedError
-    from chunky.models.store import human_size
+    from chunky.base.fs import human_size
 
     check = f"model:{m.name}"
     folder = store.extracted_root / m.name

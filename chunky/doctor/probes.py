@@ -88,7 +88,6 @@ class NvidiaSmiGpu:
 @dataclass
 class NvidiaSmiInfo:
     path: str | None  # None: nvidia-smi was not found (no NVIDIA driver)
-    ran: bool = False
     error: str | None = None
     gpus: list[NvidiaSmiGpu] = field(default_factory=list)
 
@@ -122,7 +121,6 @@ def probe_nvidia_smi(path: str | None, timeout: float = 15.0) -> NvidiaSmiInfo:
     except (OSError, subprocess.SubprocessError) as exc:
         info.error = f"{type(exc).__name__}: {exc}"
         return info
-    info.ran = True
     if out.returncode != 0:
         text = (out.stdout + out.stderr).strip().splitlines()
         info.error = text[0] if text else f"exit status {out.returncode}"
@@ -164,10 +162,6 @@ def is_inside(child: Path | str, parent: Path | str) -> bool:
         if c == p or c.startswith(p.rstrip(os.sep) + os.sep):
             return True
     return False
-
-
-def _gb(n: float) -> str:
-    return f"{n / GB:,.1f} GB"
 
 
 def _home(env: Mapping[str, str]) -> Path | None:

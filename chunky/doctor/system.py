@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 
+from chunky.base.fs import human_size
 from chunky.doctor.context import (
     MIN_DRIVER_MAJOR,
     NVIDIA_DRIVERS_URL,
@@ -13,7 +14,7 @@ from chunky.doctor.context import (
     VC_REDIST_URL,
     Checkup,
 )
-from chunky.doctor.probes import GpuDevice, NvidiaSmiInfo, TorchInfo, _driver_major, _gb
+from chunky.doctor.probes import GpuDevice, NvidiaSmiInfo, TorchInfo, _driver_major
 from chunky.doctor.report import OK, PROBLEM, WARNING
 
 
@@ -77,8 +78,8 @@ def check_gpu(ck: Checkup, torch: TorchInfo | None, smi: NvidiaSmiInfo) -> None:
         return
     if torch.cuda_available:
         for d in torch.devices or [GpuDevice("CUDA device", 0)]:
-            memory = f", {_gb(d.total_bytes)} memory" if d.total_bytes else ""
-            free = f" ({_gb(d.free_bytes)} free)" if d.free_bytes is not None else ""
+            memory = f", {human_size(d.total_bytes)} memory" if d.total_bytes else ""
+            free = f" ({human_size(d.free_bytes)} free)" if d.free_bytes is not None else ""
             details = [f"CUDA {torch.cuda_build}, PyTorch {torch.version}"]
             details += [f"driver {g.driver}" for g in smi.gpus[:1]]
             if device_pref == "cpu":

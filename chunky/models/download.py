@@ -8,7 +8,6 @@ interrupted download never leaves a complete-looking model behind. No torch or n
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import re
@@ -21,8 +20,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chunky import __version__
-from chunky.base.errors import ChunkyError, DownloadError, InvalidNameError, ModelArchiveError
-from chunky.base.fs import human_size, sha256_file
+from chunky.base.errors import (
+    ChunkyError,
+    DownloadError,
+    InvalidNameError,
+    ModelArchiveError,
+    exception_chain,
+)
+from chunky.base.fs import human_size, is_disk_full, sha256_file
 from chunky.base.names import name_from_repo_id
 from chunky.base.retry import retry_on_lock
 from chunky.models.archive import check_nemo_file
@@ -86,24 +91,15 @@ def parse_repo_id(text: str) -> str:
     return repo
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def _has(exc: BaseException, *names: str) -> BaseException | None:
-    for e in _chain(exc):
+    for e in exception_chain(exc):
         if any(c.__name__ in names for c in type(e).__mro__):
             return e
     return None
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    for e in _chain(exc):
+    for e in exception_chain(exc):
         if isinstance(e, ConnectionError | TimeoutError | socket.gaierror | ssl.SSLError):
             return True
         for cls in type(e).__mro__:
@@ -113,7 +109,7 @@ def is_connection_error(exc: BaseException) -> bool:
 
 
 def _status(exc: BaseException) -> int | None:
-    for e in _chain(exc):
+    for e in exception_chain(exc):
         response = getattr(e, "response", None)
         code = getattr(response, "status_code", None)
         if isinstance(code, int):
@@ -123,7 +119,7 @@ def _status(exc: BaseException) -> int | None:
 
 def _short(exc: BaseException) -> str:
     # The innermost cause usually says it best ("[Errno 111] Connection refused").
-    causes = list(_chain(exc))
+    causes = list(exception_chain(exc))
     for e in reversed(causes):
         text = str(e).strip().splitlines()[0] if str(e).strip() else ""
         if text:
@@ -166,7 +162,7 @@ def map_download_error(
         return DownloadError(
             f"Cannot reach {where}: offline mode is on (HF_HUB_OFFLINE is set). {IMPORT_HINT}"
         )
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+    if is_disk_full(exc):
         return DownloadError(
             f"The disk filled up while downloading {repo_id}; nothing was kept. Free some space."
         )
@@ -318,8 +314,8 @@ def download_model(
         free = shutil.disk_usage(local_models).free
         if free < size + SPACE_MARGIN:
             raise DownloadError(
-                f"Not enough disk space to download {repo_id}: it needs {size / 1e9:.2f} GB in "
-                f"{local_models}, but only {free / 1e9:.2f} GB is free."
+                f"Not enough disk space to download {repo_id}: it needs {human_size(size)} in "
+                f"{local_models}, but only {human_size(free)} is free."
             )
     folder = local_models / DOWNLOADS_DIR / name
     log.info(

@@ -136,7 +136,6 @@ class LoadedModel:
     name: str
     model: Any
     device: str
-    load_seconds: float
     notice: str | None = None
 
     @property
@@ -164,10 +163,10 @@ class ModelManager:
     def current(self) -> LoadedModel | None:
         return self._current
 
-    def get(self, name: str, device: str | None = None) -> LoadedModel:
+    def get(self, name: str) -> LoadedModel:
         """The named model, loading it (and extracting it on first use) if it is not resident."""
         with self._lock:
-            wanted_device, notice = resolve_device(device or self.device_preference)
+            wanted_device, notice = resolve_device(self.device_preference)
             cur = self._current
             if cur is not None and cur.name == name and cur.device == wanted_device:
                 return cur
@@ -186,7 +185,7 @@ class ModelManager:
             )
             seconds = time.perf_counter() - start
             log.info("Loaded %s on %s in %.1f s", name, wanted_device, seconds)
-            self._current = LoadedModel(name, model, wanted_device, seconds, notice)
+            self._current = LoadedModel(name, model, wanted_device, notice)
             return self._current
 
     def unload(self) -> None:

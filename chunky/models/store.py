@@ -248,7 +248,13 @@ class ModelStore:
                     result.problems.append(f"extracted folder {folder}: {why}")
             else:
                 expected = self._expected_sha(name, archive.stat())
-                record = check_archive(archive, folder, manifest, expected, result, self._retry) and record
+
+                def check() -> tuple[VerifyResult, bool]:  # from the start again after a lock retry
+                    fresh = VerifyResult(name, ok=True)
+                    return fresh, check_archive(archive, folder, manifest, expected, fresh, self._retry)
+
+                result, compared = self._retry(check, f"verifying {archive.name}")
+                record = compared and record
             result.ok = not result.problems
             if record and manifest is not None:
                 manifest["verified"] = {"ok": result.ok, "at": now_iso(), "problems": result.problems[:20]}
