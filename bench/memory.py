@@ -59,7 +59,7 @@ VARIANTS: dict[str, str] = {
     "chunky": "Chunky's pipeline as it is.",
     "chunky_trim": "experiment: the same, plus glibc's `malloc_trim(0)` after every batch of chunks (called "
                    "from the progress callback, which the Engine calls after each batch; the Engine itself "
-                   "trims at most every 10 s).",
+                   "trims only when the process grew 64 MB past its size after the first batch).",
 }
 VARIANT_ENV: dict[str, dict[str, str]] = {}
 STAGES = ("import + load model", "chunks through the model", "assemble transcript")
@@ -216,8 +216,8 @@ def findings_text(results: dict[tuple[str, float], list[dict[str, Any]]], varian
         "length), copies each chunk out and keeps two prepared batches waiting for the model.",
         f"- The chunk loop: from {chunks_start:.0f} MB to a peak of {chunks_peak:.0f} MB: the batches "
         "(8 x 30 s of features and activations), the same size for any length; the freed heap is given "
-        "back to the system (glibc's `malloc_trim(0)`) at most every 10 s. What grows with the length is "
-        "the words (a few MB for 12 hours).",
+        "back to the system (glibc's `malloc_trim(0)`) whenever the process has grown 64 MB past its size "
+        "after the first batch. What grows with the length is the words (a few MB for 12 hours).",
         "",
         "History: the first run of this benchmark (3 h against 10 min; Chunky then held the samples as "
         "float32 and did not trim the heap) measured 1152 MB; with float16 samples and trimming, 392 MB "
