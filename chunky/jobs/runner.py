@@ -29,8 +29,10 @@ from chunky.base.errors import CancelledError, ChunkyError
 from chunky.base.names import PARTIAL_MARK, unique_stems
 from chunky.base.text import plural
 from chunky.export import ExportOptions
+from chunky.jobs import revisions
 from chunky.jobs.history import job_to_json, load_jobs, save_job
-from chunky.jobs.outputs import export_saved_transcripts, write_file_outputs, write_zip
+from chunky.jobs.media import keep_media
+from chunky.jobs.outputs import export_saved_transcripts, saved_json, write_file_outputs, write_zip
 from chunky.jobs.state import (
     FINISHED_FILE_STATES,
     STAGE_OF_END,
@@ -40,6 +42,7 @@ from chunky.jobs.state import (
     Job,
     JobSnapshot,
     JobState,
+    OutputGroup,
     final_state,
 )
 from chunky.transcript.model import Transcript
@@ -59,6 +62,8 @@ DurationFn = Callable[[Path], "float | None"]
 MediaTimingFn = Callable[[Path], "dict[str, str] | None"]
 
 RESERVED_STEMS = ("job",)  # job.json is the runner's own
+# A correction waits this long for the job's other writes (an export again) to finish before it gives up.
+SAVE_WAIT_SECONDS = 60.0
 # The estimate of the time left needs this much transcribing behind it (wall seconds, job fraction).
 _ETA_MIN_WALL = 2.0
 _ETA_MIN_FRACTION = 0.01
@@ -193,31 +198,86 @@ class JobRunner:
         """Lay the finished files of a job out again with ``options`` and write ``formats`` (default: the
         job's) from each file's saved JSON, into new files of the job folder named after the preset
         (``talk-social.srt``, then ``talk-social-2.srt``, ...): nothing is transcribed again and no file
-        is replaced. The new files join the job's downloads. ChunkyError when the job is not finished or has
-        no transcript to export; KeyError for an unknown job."""
+        is replaced. The new files join the job's downloads, and later corrections rewrite them too.
+        ChunkyError when the job is not finished or has no transcript to export; KeyError for an unknown
+        job."""
         with self._cond:
             job = self._visible_locked(job_id, owner)
             if job.state not in TERMINAL_JOB_STATES:
                 raise ChunkyError("This job is not finished yet: export it again once it is done.")
             names = export.parse_formats(formats) if formats else job.formats
-            items = [(i, f, job.stems[i]) for i, f in enumerate(job.files)]
         written: list[Path] = []
-        results, problems = export_saved_transcripts([(f, stem) for _, f, stem in items], job.output_dir,
-                                                     options, names)
-        for (i, _f, _stem), paths in zip(items, results, strict=True):
-            if paths:
-                written += paths
-                with self._cond:
-                    current = job.files[i]
-                    job.files[i] = replace(current, outputs=current.outputs + tuple(paths))
-        if written:
-            self._save_quietly(job)
-            log.info("Job %s exported again: %s", job.id, ", ".join(p.name for p in written))
+        with job.io_lock:  # never beside a correction of the same files
+            with self._cond:
+                items = [(i, f, job.stems[i]) for i, f in enumerate(job.files)]
+            results, groups, problems = export_saved_transcripts([(f, stem) for _, f, stem in items],
+                                                                 job.output_dir, options, names)
+            for (i, _f, _stem), paths, group in zip(items, results, groups, strict=True):
+                if paths and group is not None:
+                    written += paths
+                    with self._cond:
+                        current = job.files[i]
+                        job.files[i] = replace(current, outputs=current.outputs + tuple(paths),
+                                               exports=current.exports + (group,))
+            if written:
+                self._save_quietly(job)
+                log.info("Job %s exported again: %s", job.id, ", ".join(p.name for p in written))
         if problems and not written:
             raise ChunkyError(" ".join(problems))
         if not written:
             raise ChunkyError("This job has no finished transcript to export again.")
         return written
+
+    def transcript_path(self, job_id: str, owner: str | None, index: int) -> Path | None:
+        """The saved transcript (JSON) of the job's file ``index``, None when it has none (yet); KeyError
+        for an unknown job or file."""
+        with self._cond:
+            job = self._visible_locked(job_id, owner)
+            if not 0 <= index < len(job.files):
+                raise KeyError(index)
+            return saved_json(job.files[index], job.stems[index])
+
+    def save_correction(self, job_id: str, owner: str | None, index: int, base: int, ops: Sequence[object],
+                        *, wait: float = SAVE_WAIT_SECONDS) -> revisions.Saved:
+        """Apply the review page's corrections ``ops`` (made on revision ``base``; see
+        :mod:`chunky.transcript.edits`) to file ``index`` of the job and save them as its next revision:
+        every output of the file (its own formats and each export again's) is written anew, its
+        ``.original.json`` keeps the model's transcript, the zip and job.json follow. Waits for an export
+        again of the same job to finish (up to ``wait`` seconds). ChunkyError says why nothing was saved;
+        KeyError for an unknown job or file."""
+        with self._cond:
+            job = self._visible_locked(job_id, owner)
+            if not 0 <= index < len(job.files):
+                raise KeyError(index)
+        if not job.io_lock.acquire(timeout=wait):
+            raise ChunkyError("This job's files are being written (exported again) right now; your "
+                              "corrections are still in the page: save them again in a moment.")
+        try:
+            with self._cond:
+                f = job.files[index]
+                stem = job.stems[index]
+                json_path = saved_json(f, stem)
+                if f.state not in (FileState.DONE, FileState.CANCELLED) or json_path is None:
+                    raise ChunkyError(f"{f.name} has no finished transcript to correct.")
+                own = OutputGroup(revisions.base_of(json_path), job.formats, job.export)
+                groups = (own, *f.exports)
+            saved = revisions.save_revision(json_path, groups, base, ops)
+            with self._cond:
+                current = job.files[index]
+                known = set(current.outputs)
+                outputs = current.outputs + tuple(p for p in saved.paths if p not in known)
+                job.files[index] = replace(current, revision=saved.revision, outputs=outputs,
+                                           text=saved.transcript.text)
+                files = list(job.files)
+                rezip = job.zip_path is not None and job.state in TERMINAL_JOB_STATES
+            if rezip:
+                zip_path = write_zip(job.id, job.output_dir, files)
+                with self._cond:
+                    job.zip_path = zip_path or job.zip_path
+            self._save_quietly(job)
+            return saved
+        finally:
+            job.io_lock.release()
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobSnapshot:
         """Block until the job is finished (or ``timeout``); return its snapshot. For the CLI and tests."""
@@ -452,7 +512,10 @@ class JobRunner:
             job.stage = "Writing the zip file" if len(files) > 1 else job.stage
         zip_path = None
         if len(files) > 1 and any(f.state is FileState.DONE for f in files):
-            zip_path = write_zip(job.id, job.output_dir, files)
+            with job.io_lock:  # a correction of a finished file may be saving
+                with self._cond:
+                    files = list(job.files)
+                zip_path = write_zip(job.id, job.output_dir, files)
         with self._cond:
             job.zip_path = zip_path
             job.finished = time.time()
@@ -483,12 +546,15 @@ class JobRunner:
                 return replace(f, state=FileState.CANCELLED, error=message, text=text)
             outputs: tuple[Path, ...] = ()
             breaks: tuple[str, ...] = ()
+            media = None
             if partial.words or partial.text.strip():
                 outputs, write_error, breaks = self._write(partial, job, stem + PARTIAL_MARK, source=f.source)
                 if write_error:
                     message = f"{message} {write_error}"
+                elif outputs:
+                    media = keep_media(f.source, job.output_dir, stem)
             return replace(f, state=FileState.CANCELLED, error=message, outputs=outputs, text=partial.text,
-                           duration=partial.duration or None, rule_breaks=breaks)
+                           duration=partial.duration or None, rule_breaks=breaks, media=media)
         except ChunkyError as exc:
             log.info("Job %s: %s failed: %s", job.id, f.name, exc)
             return replace(f, state=FileState.FAILED, error=str(exc))
@@ -497,8 +563,9 @@ class JobRunner:
             return replace(f, state=FileState.FAILED, error=f"Internal error: {type(exc).__name__}: {exc}")
         outputs, write_error, breaks = self._write(transcript, job, stem, source=f.source)
         state = FileState.FAILED if write_error else FileState.DONE
+        media = keep_media(f.source, job.output_dir, stem) if not write_error else None
         return replace(f, state=state, error=write_error, outputs=outputs, text=transcript.text,
-                       duration=transcript.duration or None, rule_breaks=breaks)
+                       duration=transcript.duration or None, rule_breaks=breaks, media=media)
 
     def _write(self, transcript: Transcript, job: Job, stem: str, *, source: Path | None = None,
                ) -> tuple[tuple[Path, ...], str | None, tuple[str, ...]]:
