@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from chunky.asr.chunking import Chunk, plan_chunks
+from chunky.asr.confidence import enable_word_confidence, word_confidences
 from chunky.asr.options import EngineOptions, PartialTranscriptCancelled, Progress, ProgressFn
 from chunky.asr.stitching import stitch
 from chunky.audio import decode as audio
@@ -42,15 +43,16 @@ def _is_oom(exc: BaseException) -> bool:
 def hypothesis_words(hyp: Any, offset: float, shift: float = 0.0) -> list[Word]:
     """Words of one NeMo Hypothesis with times shifted to the recording (seconds)."""
     stamps = getattr(hyp, "timestamp", None) or {}
-    words = stamps.get("word") if isinstance(stamps, dict) else None
+    words = (stamps.get("word") if isinstance(stamps, dict) else None) or []
+    scores = word_confidences(hyp, [str(w.get("word", "")) for w in words]) or [None] * len(words)
     out: list[Word] = []
-    for w in words or []:
+    for w, score in zip(words, scores, strict=True):
         text = str(w.get("word", "")).strip()
         if not text or w.get("start") is None:
             continue
         start = max(0.0, float(w["start"]) + offset + shift)
         end = max(start, float(w.get("end", w["start"])) + offset + shift)
-        conf = w.get("confidence")
+        conf = w.get("confidence", score)
         out.append(Word(text, start, end, float(conf) if conf is not None else None))
     return out
 
@@ -85,6 +87,7 @@ class Engine:
             total = float(info.duration)
             report(Progress("loading", 0.0, total))
             loaded = self.manager.get(model_name)
+            enable_word_confidence(loaded.model, loaded.sample_rate)  # once per model; none if it has none
             if cancel.is_set():
                 raise PartialTranscriptCancelled("Cancelled before transcription started.", None)
             report(Progress("decoding", 0.0, total))

@@ -9,7 +9,8 @@ that file is finished, a ``job.json`` (written atomically after every file) and,
 files, ``chunky-<job-id>.zip``. A new runner reads the ``job.json`` files back, so a restart loses no
 finished transcript. Every file's transcript is also kept as ``<stem>.json`` (whatever formats were asked
 for): :meth:`JobRunner.export_again` lays it out again with other rules or formats into new files, without
-transcribing again and without touching what is there.
+transcribing again and without touching what is there; corrections (:mod:`chunky.jobs.corrections`) write
+new revisions of all of them.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from chunky.base.errors import CancelledError, ChunkyError
 from chunky.base.names import PARTIAL_MARK, unique_stems
 from chunky.base.text import plural
 from chunky.export import ExportOptions
-from chunky.jobs import revisions
+from chunky.jobs.corrections import CorrectionsMixin
 from chunky.jobs.history import job_to_json, load_jobs, save_job
 from chunky.jobs.media import keep_media
-from chunky.jobs.outputs import export_saved_transcripts, saved_json, write_file_outputs, write_zip
+from chunky.jobs.outputs import export_saved_transcripts, write_file_outputs, write_zip
 from chunky.jobs.state import (
     FINISHED_FILE_STATES,
     STAGE_OF_END,
@@ -42,7 +43,6 @@ from chunky.jobs.state import (
     Job,
     JobSnapshot,
     JobState,
-    OutputGroup,
     final_state,
 )
 from chunky.transcript.model import Transcript
@@ -62,8 +62,6 @@ DurationFn = Callable[[Path], "float | None"]
 MediaTimingFn = Callable[[Path], "dict[str, str] | None"]
 
 RESERVED_STEMS = ("job",)  # job.json is the runner's own
-# A correction waits this long for the job's other writes (an export again) to finish before it gives up.
-SAVE_WAIT_SECONDS = 60.0
 # The estimate of the time left needs this much transcribing behind it (wall seconds, job fraction).
 _ETA_MIN_WALL = 2.0
 _ETA_MIN_FRACTION = 0.01
@@ -72,7 +70,7 @@ _ETA_MIN_FRACTION = 0.01
 # --- the runner --------------------------------------------------------------------------------------
 
 
-class JobRunner:
+class JobRunner(CorrectionsMixin):
     """A queue of transcription jobs, fair across owners (browser sessions), run by one worker thread.
 
     Jobs of one owner run in the order submitted; owners with waiting jobs take turns (round-robin).
@@ -198,9 +196,8 @@ class JobRunner:
         """Lay the finished files of a job out again with ``options`` and write ``formats`` (default: the
         job's) from each file's saved JSON, into new files of the job folder named after the preset
         (``talk-social.srt``, then ``talk-social-2.srt``, ...): nothing is transcribed again and no file
-        is replaced. The new files join the job's downloads, and later corrections rewrite them too.
-        ChunkyError when the job is not finished or has no transcript to export; KeyError for an unknown
-        job."""
+        is replaced. The new files join the job's downloads (corrections rewrite them too). ChunkyError
+        when the job is not finished or has no transcript to export; KeyError for an unknown job."""
         with self._cond:
             job = self._visible_locked(job_id, owner)
             if job.state not in TERMINAL_JOB_STATES:
@@ -227,57 +224,6 @@ class JobRunner:
         if not written:
             raise ChunkyError("This job has no finished transcript to export again.")
         return written
-
-    def transcript_path(self, job_id: str, owner: str | None, index: int) -> Path | None:
-        """The saved transcript (JSON) of the job's file ``index``, None when it has none (yet); KeyError
-        for an unknown job or file."""
-        with self._cond:
-            job = self._visible_locked(job_id, owner)
-            if not 0 <= index < len(job.files):
-                raise KeyError(index)
-            return saved_json(job.files[index], job.stems[index])
-
-    def save_correction(self, job_id: str, owner: str | None, index: int, base: int, ops: Sequence[object],
-                        *, wait: float = SAVE_WAIT_SECONDS) -> revisions.Saved:
-        """Apply the review page's corrections ``ops`` (made on revision ``base``; see
-        :mod:`chunky.transcript.edits`) to file ``index`` of the job and save them as its next revision:
-        every output of the file (its own formats and each export again's) is written anew, its
-        ``.original.json`` keeps the model's transcript, the zip and job.json follow. Waits for an export
-        again of the same job to finish (up to ``wait`` seconds). ChunkyError says why nothing was saved;
-        KeyError for an unknown job or file."""
-        with self._cond:
-            job = self._visible_locked(job_id, owner)
-            if not 0 <= index < len(job.files):
-                raise KeyError(index)
-        if not job.io_lock.acquire(timeout=wait):
-            raise ChunkyError("This job's files are being written (exported again) right now; your "
-                              "corrections are still in the page: save them again in a moment.")
-        try:
-            with self._cond:
-                f = job.files[index]
-                stem = job.stems[index]
-                json_path = saved_json(f, stem)
-                if f.state not in (FileState.DONE, FileState.CANCELLED) or json_path is None:
-                    raise ChunkyError(f"{f.name} has no finished transcript to correct.")
-                own = OutputGroup(revisions.base_of(json_path), job.formats, job.export)
-                groups = (own, *f.exports)
-            saved = revisions.save_revision(json_path, groups, base, ops)
-            with self._cond:
-                current = job.files[index]
-                known = set(current.outputs)
-                outputs = current.outputs + tuple(p for p in saved.paths if p not in known)
-                job.files[index] = replace(current, revision=saved.revision, outputs=outputs,
-                                           text=saved.transcript.text)
-                files = list(job.files)
-                rezip = job.zip_path is not None and job.state in TERMINAL_JOB_STATES
-            if rezip:
-                zip_path = write_zip(job.id, job.output_dir, files)
-                with self._cond:
-                    job.zip_path = zip_path or job.zip_path
-            self._save_quietly(job)
-            return saved
-        finally:
-            job.io_lock.release()
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobSnapshot:
         """Block until the job is finished (or ``timeout``); return its snapshot. For the CLI and tests."""
@@ -402,6 +348,7 @@ class JobRunner:
             finished=job.finished,
             error=job.error,
             cancel_requested=job.cancel.is_set(),
+            stems=tuple(job.stems),
         )
 
     def _update_fraction_locked(self, job: Job, transcribing: bool = False) -> None:
@@ -513,9 +460,7 @@ class JobRunner:
         zip_path = None
         if len(files) > 1 and any(f.state is FileState.DONE for f in files):
             with job.io_lock:  # a correction of a finished file may be saving
-                with self._cond:
-                    files = list(job.files)
-                zip_path = write_zip(job.id, job.output_dir, files)
+                zip_path = write_zip(job.id, job.output_dir, self.snapshot(job.id).files)
         with self._cond:
             job.zip_path = zip_path
             job.finished = time.time()

@@ -101,6 +101,7 @@ class JobSnapshot:
     finished: float | None
     error: str | None = None  # job-level message (interrupted, shut down, runner bug)
     cancel_requested: bool = False
+    stems: tuple[str, ...] = ()  # the output stems of the files (``<stem>.json`` is a file's transcript)
 
     @property
     def active(self) -> bool:
