@@ -264,8 +264,8 @@ class PageLogic:
                                   threshold=self.service.confidence_threshold(), note=view.review_note)
         values["review"] = review.descriptor_json(shown)
         if shown["state"] == "ready":
-            values["progress"] += ('<a class="chunky-review-link" href="#chunky-review-step">&#9660; Play it and '
-                                   'correct it below: every download follows your corrections</a>')
+            values["progress"] += ('<a class="chunky-review-link" href="#chunky-review-step">&#9660; Play it '
+                                   'and correct it below: every download follows your corrections</a>')
         digests = {k: _digest(v) for k, v in values.items()}
         # A corrected transcript rewrites its files under the same names: the page must fetch them again
         # (Gradio serves a copy of each download made by its content).
