@@ -485,15 +485,27 @@ def test_the_media_route_serves_only_chunky_folders_and_only_to_this_page(job, s
         assert media.read_bytes()[:1000] not in r.content
 
 
-def test_corrections_survive_a_restart_and_the_later_of_two_tabs_wins(browser, server, home):
+def speakers_of(path: Path) -> list[str | None]:
+    return [w.get("speaker") for w in json.loads(path.read_text("utf-8"))["words"]]
+
+
+def test_corrections_survive_a_restart_the_later_tab_wins_speakers_are_renamed(browser, server, home):
     """After a restart the job is an earlier one, which every tab may open: two tabs correct the same
-    file; the later save wins and the earlier tab is told."""
+    file; the later save wins and the earlier tab is told. Then a speaker is renamed everywhere."""
     from playwright.sync_api import expect
 
     folder = outputs_of(home)
     corrected = [w["word"] for w in json.loads((folder / "interview.json").read_text("utf-8"))["words"]]
     assert "Gdańsk" in corrected
     server.stop()
+    # Speakers, as a diarizing model writes them (the digits model knows none): every other segment's, in
+    # the model's transcript and the latest revision (each revision is rebuilt from the original).
+    for name in ("interview.original.json", "interview.json"):
+        data = json.loads((folder / name).read_text("utf-8"))
+        starts = [s["start"] for s in data["segments"]]
+        for w in [*data["words"], *(w for seg in data["segments"] for w in seg.get("words", []))]:
+            w["speaker"] = f"SPEAKER_{sum(st <= w['start'] for st in starts[1:]) % 2}"
+        (folder / name).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     again = start_server(home, "review-server-2.log")
     try:
         tabs = []
@@ -518,6 +530,31 @@ def test_corrections_survive_a_restart_and_the_later_of_two_tabs_wins(browser, s
         expect(b.locator(f"{VIEW} .cr-note")).to_contain_text("Another tab had saved revision 4")
         final = [w["word"] for w in json.loads((folder / "interview.json").read_text("utf-8"))["words"]]
         assert final[1] == "second" and final[0] == corrected[0]  # the later save, on revision 3
+        # Renaming a speaker renames them everywhere (undo, redo), and the outputs follow.
+        expect(a.locator(f"{VIEW} .cr-note")).to_contain_text("Another tab saved revision 5", timeout=WAIT_MS)
+        expect(a.locator(f"{VIEW} .cr-rev")).to_have_text(" · revision 5")
+        before = speakers_of(folder / "interview.json")
+        names = a.locator(f"{VIEW} .cr-spk-name")
+        expect(names).to_have_count(2)
+        spk = a.locator(f"{VIEW} .cr-spk")
+        labels = spk.count()
+        assert labels >= 2 and spk.nth(1).text_content() == "SPEAKER_1"
+        field = a.locator(f'{VIEW} .cr-spk-name[data-speaker="SPEAKER_1"]')
+        field.fill("Ana Ruiz")
+        field.press("Enter")
+        expect(a.locator(f"{VIEW} .cr-spk", has_text="Ana Ruiz")).to_have_count(labels // 2)
+        expect(a.locator(f"{VIEW} .cr-spk", has_text="SPEAKER_1")).to_have_count(0)
+        a.locator(f"{VIEW} .cr-undo").click()
+        expect(a.locator(f"{VIEW} .cr-spk", has_text="SPEAKER_1")).to_have_count(labels // 2)
+        a.locator(f"{VIEW} .cr-redo").click()
+        a.locator(f"{VIEW} .cr-save").click()
+        wait_note(a, "Saved as revision 6")
+        saved = speakers_of(folder / "interview.json")
+        assert saved == [{"SPEAKER_1": "Ana Ruiz"}.get(s, s) for s in before], (saved, before)
+        assert "Ana Ruiz" in saved and "SPEAKER_0" in saved
+        assert "Ana Ruiz: " in (folder / "interview.txt").read_text("utf-8")
+        assert "<v Ana Ruiz>" in (folder / "interview.vtt").read_text("utf-8")
+        assert "SPEAKER_1" not in (folder / "interview.vtt").read_text("utf-8")
         b.set_viewport_size({"width": 1280, "height": 800})
         b.locator(VIEW).scroll_into_view_if_needed()
         b.screenshot(path=str(ARTIFACTS / "review-1280x800.png"))
