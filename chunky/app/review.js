@@ -474,8 +474,7 @@ class Review {
   }
 
   setPlayhead(t, force) {
-    const label = `${tenths(t, this.long)} / ${clock(this.duration || (this.media && this.media.duration) || 0, this.long)}`;
-    if (label !== this.shownTime) { this.ui.time.textContent = label; this.shownTime = label; }
+    this.showTime(t);
     const i = this.wordAt(t);
     if (i === this.current && !force) return;
     const old = this.words[this.current];
@@ -490,18 +489,31 @@ class Review {
     }
     if (!w) return;
     w.el.classList.add("cr-now");
+    // Following reads the layout (getBoundingClientRect), so only when the spoken word moved to another
+    // line: the same top as the word before means the same line, which was checked then.
     if (this.media && !this.media.paused && this.ui.follow.checked && performance.now() > this.followPausedUntil && !this.edit) {
-      this.reveal(w.el, true);
+      const top = w.el.offsetTop;
+      if (force || top !== this.followTop || w.seg !== this.followSeg) this.reveal(w.el, true);
+      this.followTop = top;
+      this.followSeg = w.seg;
     }
   }
 
+  showTime(t) {
+    const label = `${tenths(t, this.long)} / ${clock(this.duration || (this.media && this.media.duration) || 0, this.long)}`;
+    if (label !== this.shownTime) { this.ui.time.textContent = label; this.shownTime = label; }
+  }
+
+  // Scrolls `el` into the view's upper third when it is not in view. A smooth scroll only over a short
+  // way: smoothly over a long one, every segment in between would be laid out and painted on the way.
   reveal(el, smooth) {
     const box = this.ui.text.getBoundingClientRect();
     const r = el.getBoundingClientRect();
     if (r.top >= box.top + 24 && r.bottom <= box.bottom - 48) return;
     const top = this.ui.text.scrollTop + (r.top - box.top) - box.height * 0.3;
+    const near = Math.abs(top - this.ui.text.scrollTop) < box.height * 1.5;
     this.autoScroll = performance.now();
-    this.ui.text.scrollTo({top: Math.max(0, top), behavior: smooth ? "smooth" : "auto"});
+    this.ui.text.scrollTo({top: Math.max(0, top), behavior: smooth && near ? "smooth" : "auto"});
   }
 
   // --- selection -----------------------------------------------------------------------------------
