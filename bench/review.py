@@ -172,7 +172,7 @@ def frame_stats(run: dict, refresh_ms: float) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hours", type=float, default=3.0)
-    parser.add_argument("--words-per-second", type=float, default=2.8, help="2.8: about 30,000 in 3 hours")
+    parser.add_argument("--words-per-second", type=float, default=3.2, help="3.2: about 30,000 in 3 hours")
     parser.add_argument("--repeats", type=int, default=5, help="page loads timed")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of playback per place")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK / "review")
