@@ -76,6 +76,8 @@ class Settings:
     karaoke: bool = False  # ASS files with per-word karaoke timing
     fcpxml: str = "captions"  # FCPXML files carry captions or markers
     markers: str = "paragraph"  # one EDL/FCPXML/xmeml marker per paragraph, speaker turn or cue
+    # The review page marks words the model was less sure of than this (0..1); the page keeps it.
+    confidence_threshold: float = 0.5
     max_upload: str = "4gb"  # the page's upload limit
     lock_retry_delays: tuple[float, ...] = DEFAULT_DELAYS  # seconds between retries of a locked file
     host: str = "127.0.0.1"  # the page's address (127.0.0.1: this PC only)
@@ -210,6 +212,21 @@ def _formats(raw: str | Iterable[str]) -> tuple[str, ...]:
         raise ValueError(str(exc)) from None
 
 
+def parse_fraction(raw: str) -> float:
+    """``0.6`` or ``60%`` -> 0.6: a share between 0 and 1."""
+    text = str(raw).strip()
+    percent = text.endswith("%")
+    try:
+        value = float(text.rstrip("%").strip())
+    except ValueError:
+        raise ValueError("not a number such as 0.6 or 60%") from None
+    if percent:
+        value /= 100
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be between 0 and 1 (or 0% and 100%)")
+    return round(value, 4)
+
+
 def parse_delays(raw: str) -> tuple[float, ...]:
     """``"0.5,1,2"`` -> (0.5, 1.0, 2.0): the seconds waited before each retry of a locked file."""
     try:
@@ -330,6 +347,9 @@ OPTIONS: tuple[Option, ...] = (
            "--fcpxml", saved=True),
     Option("markers", _choice(MARKER_UNITS), "one EDL/FCPXML/FCP7 marker per paragraph, speaker turn or "
            "cue", "CHUNKY_MARKERS", "--markers", saved=True),
+    Option("confidence_threshold", parse_fraction, "the review marks words the model is less sure of than "
+           "this, 0 to 1 or a percentage (the page keeps the last one chosen)", "CHUNKY_CONFIDENCE_THRESHOLD",
+           "--confidence-threshold", saved=True, metavar="X"),
     Option("max_upload", parse_size, "largest upload the page accepts, e.g. 4gb", "CHUNKY_MAX_UPLOAD",
            "--max-upload", metavar="SIZE"),
     Option("lock_retry_delays", parse_delays, "seconds between retries of a file another program holds",

@@ -30,7 +30,7 @@ ARTIFACTS = REPO / "tests" / "_artifacts"
 TERMINAL_STATES = ("done", "partial", "failed", "cancelled")
 # Names of the page's outputs, in the order every main endpoint returns them
 # (chunky.app.logic.PageLogic.OUTPUTS).
-OUTPUTS = ("status", "progress", "transcript", "downloads", "jobs", "picker", "cancel")
+OUTPUTS = ("status", "progress", "transcript", "downloads", "jobs", "picker", "cancel", "review")
 
 
 def truth() -> dict[str, str]:

@@ -95,3 +95,17 @@ def word_errors(ref: list[str], hyp: list[str]) -> int:
 
 def wer(ref: list[str], hyp: list[str]) -> float:
     return word_errors(ref, hyp) / max(1, len(ref))
+
+
+def bury_word(audio: np.ndarray, truth: list[TrueWord], index: int, snr_db: float = -5.0,
+              seed: int = 1) -> tuple[np.ndarray, float, float]:
+    """A copy of ``audio`` with white noise ``snr_db`` decibels louder than the speech over word ``index``
+    (and CLIP_MARGIN around it): that one word is buried in noise, the others stay clean. Returns the audio
+    and the noise's start and end in seconds."""
+    w = truth[index]
+    a, b = int((w.start - CLIP_MARGIN) * RATE), int((w.end + CLIP_MARGIN) * RATE)
+    out = audio.copy()
+    level = float(np.sqrt(np.mean(audio[a:b] ** 2)))
+    rng = np.random.default_rng(seed)
+    out[a:b] += rng.normal(0.0, level * 10 ** (-snr_db / 20), b - a).astype(np.float32)
+    return out, a / RATE, b / RATE

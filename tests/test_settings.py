@@ -119,3 +119,14 @@ def test_describe_shows_values_as_typed():
     assert rows["formats"] == "srt,vtt" and rows["model"] == "-"
     assert rows["lock_retry_delays"] == "0.5,1,2,4,8"
     assert rows["open_browser"] == "true"
+
+
+def test_the_confidence_threshold_is_a_share_kept_by_the_page(tmp_path):
+    assert Settings().confidence_threshold == 0.5
+    s = load_settings({"CHUNKY_CONFIDENCE_THRESHOLD": "45%"})
+    assert s.confidence_threshold == 0.45 and s.origin("confidence_threshold").startswith("environment")
+    bad = load_settings({"CHUNKY_CONFIDENCE_THRESHOLD": "1.5"})
+    assert bad.confidence_threshold == 0.5 and "between 0 and 1" in bad.rejected["confidence_threshold"][2]
+    SavedSettings(tmp_path).save(confidence_threshold=0.3)
+    assert settings_for(tmp_path, {}).confidence_threshold == 0.3
+    assert settings_for(tmp_path, {"CHUNKY_CONFIDENCE_THRESHOLD": "0.8"}).confidence_threshold == 0.8

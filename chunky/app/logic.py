@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chunky.app import review
 from chunky.app.html import (
     job_label,
     jobs_html,
@@ -42,17 +43,20 @@ class _View:
     version: int = 0  # bumped by every action; a poll that overlapped one does not record what it sent
     choices: dict[str, Any] | None = None  # the export controls as this tab last sent them (None: defaults)
     notice: str | None = None  # a message that belongs to the shown job (e.g. what an export wrote)
+    review_file: int | None = None  # the file of the shown job in the review (None: the first finished)
+    review_note: dict[str, Any] | None = None  # what the last review action did, for the review view
 
 
 class PageLogic:
     """Everything the page does, per owner (tab); the handlers in :func:`build_page` only translate."""
 
-    OUTPUTS = ("status", "progress", "transcript", "downloads", "jobs", "picker", "cancel")
+    OUTPUTS = ("status", "progress", "transcript", "downloads", "jobs", "picker", "cancel", "review")
 
     def __init__(self, service: Service):
         self.service = service
         self._views: OrderedDict[str, _View] = OrderedDict()
         self._lock = threading.Lock()
+        self._notes = 0  # numbers the review notes (the view shows each one once)
 
     def _view(self, owner: str) -> _View:
         with self._lock:
@@ -156,9 +160,72 @@ class PageLogic:
                 self.service.runner.snapshot(job_id, owner)
             except KeyError:
                 job_id = None
+        if job_id and job_id != view.job:
+            view.review_file, view.review_note = None, None
         if job_id:
             view.job, view.flash, view.notice = job_id, None, None
         self._touch(view)
+
+    # --- the review
+
+    def review(self, owner: str, action: str, data: Any) -> None:
+        """A review action of the tab (``review.EVENTS``): save corrections, restore a revision, show
+        another file of the job, keep the confidence threshold. What happened becomes the view's note."""
+        view = self._view(owner)
+        data = data if isinstance(data, dict) else {}
+        try:
+            if action == "review_threshold":
+                self.service.set_confidence_threshold(data.get("value"))
+                return  # nothing on the page changes
+            if action == "review_file":
+                index = data.get("file")
+                view.review_file = index if isinstance(index, int) and not isinstance(index, bool) else None
+                view.review_note = None
+            elif action in ("review_save", "review_restore"):
+                self._save(owner, view, action, data)
+            else:
+                raise ChunkyError(f"Unknown review action {action!r}.")
+        except ChunkyError as exc:
+            self._note(view, "error", str(exc))
+        except Exception as exc:  # a bug: say so in the view, keep the server going
+            log.exception("Review action %s failed", action)
+            self._note(view, "error", f"Internal error: {type(exc).__name__}: {exc}")
+        self._touch(view)
+
+    def _save(self, owner: str, view: _View, action: str, data: dict[str, Any]) -> None:
+        job, index, base = data.get("job"), data.get("file"), data.get("base")
+        if not view.job or job != view.job or not isinstance(index, int) or isinstance(index, bool):
+            raise ChunkyError("This transcript is no longer the one shown: your corrections were not saved. "
+                              "Open the job again under \u201cYour jobs\u201d.")
+        if action == "review_restore":
+            revision = data.get("revision")
+            ops: Any = [{"op": "restore", "revision": revision}]
+        else:
+            ops = data.get("ops")
+            if not isinstance(ops, list):
+                raise ChunkyError("The corrections did not arrive: save again.")
+        if not isinstance(base, int) or isinstance(base, bool):
+            raise ChunkyError("The corrections do not say which revision they were made on: reload the page.")
+        try:
+            saved = self.service.runner.save_correction(job, owner, index, base, ops)
+        except KeyError:
+            raise ChunkyError("This job or file is not one of yours any more: reload the page.") from None
+        if action == "review_restore":
+            text = f"Revision {revision} restored as revision {saved.revision}."
+        else:
+            text = f"Saved as revision {saved.revision} ({saved.summary})."
+        text += " Every output of this file was written again."
+        kind = "info"
+        if saved.replaced is not None:
+            kind = "warn"
+            text += (f" Another tab had saved revision {saved.replaced} after you opened this file; yours "
+                     f"replaces it (revision {saved.replaced} stays in the history).")
+        self._note(view, kind, text, saved=saved.revision, restored=action == "review_restore")
+
+    def _note(self, view: _View, kind: str, text: str, **more: Any) -> None:
+        with self._lock:
+            self._notes += 1
+            view.review_note = {"id": self._notes, "kind": kind, "text": text, **more}
 
     # --- rendering
 
@@ -193,12 +260,29 @@ class PageLogic:
         choices += [(job_label(j, earlier=True), j.id) for j in earlier]
         values["picker"] = (choices, view.job if snap is not None else None)
         values["cancel"] = bool(snap is not None and snap.active and not snap.cancel_requested)
+        shown = review.descriptor(snap, view.review_file, roots=self.service.media_roots(),
+                                  threshold=self.service.confidence_threshold(), note=view.review_note)
+        values["review"] = review.descriptor_json(shown)
+        if shown["state"] == "ready":
+            values["progress"] += ('<a class="chunky-review-link" href="#chunky-review-step">&#9660; Play it '
+                                   'and correct it below: every download follows your corrections</a>')
         digests = {k: _digest(v) for k, v in values.items()}
+        # A corrected transcript rewrites its files under the same names: the page must fetch them again
+        # (Gradio serves a copy of each download made by its content).
+        digests["downloads"] = _digest([(p, _stamp(p)) for p in values["downloads"] or []])
         changed = {k: v for k, v in values.items() if force or sent.get(k) != digests[k]}
         with self._lock:
             if view.version == version:
                 view.sent.update({k: digests[k] for k in changed})
         return changed
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
 
 
 def _digest(value: Any) -> str:

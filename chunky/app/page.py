@@ -15,7 +15,7 @@ parameter of a handler from its evaluated annotation.
 import logging
 from typing import Any
 
-from chunky.app import guard
+from chunky.app import guard, review
 from chunky.app.html import jobs_html, setup_html, status_html, system_check_text
 from chunky.app.logic import EXPORT_FIELDS, RULE_FIELDS, PageLogic
 from chunky.app.security import Access, access_for_settings
@@ -88,6 +88,12 @@ def build_page(service: Service):
                                     visible=False)
                 export_again = gr.Button("Export this job again with the subtitle and format choices",
                                          size="sm", elem_id="chunky-export-again")
+        gr.HTML('<div class="chunky-step" id="chunky-review-step">4 · Review and correct</div>')
+        review_view = gr.HTML(
+            review.descriptor_json(review.descriptor(None, None, roots=(),
+                                                     threshold=service.confidence_threshold())),
+            html_template=review.TEMPLATE, js_on_load=review.script(), apply_default_css=False,
+            elem_id="chunky-review", container=False, padding=False)
         with gr.Accordion("System check: GPU, drivers, folders, models", open=False):
             with gr.Row():
                 check = gr.Button("Run the system check", size="sm", elem_id="chunky-check-button", scale=0,
@@ -98,7 +104,7 @@ def build_page(service: Service):
         timer = gr.Timer(POLL_SECONDS)
 
         comps = {"status": status, "progress": progress, "transcript": transcript, "downloads": downloads,
-                 "jobs": jobs, "picker": picker, "cancel": cancel}
+                 "jobs": jobs, "picker": picker, "cancel": cancel, "review": review_view}
         outputs = [comps[k] for k in PageLogic.OUTPUTS]
 
         def to_updates(changed: dict[str, Any]) -> list:
@@ -165,6 +171,16 @@ def build_page(service: Service):
         def on_check():
             return system_check_text(service)
 
+        def review_handler(action: str):
+            """The handler of one of the review view's events; its data is the event's (review.js)."""
+            def handle(evt: gr.EventData, request: gr.Request):
+                owner = owner_of(request)
+                logic.review(owner, action, getattr(evt, "_data", None))
+                if action == "review_threshold":
+                    return None
+                return to_updates(logic.render(owner, force=True))
+            return handle
+
         quiet = {"queue": False, "show_progress": "hidden"}
         choice_inputs = [controls[k] for k in EXPORT_FIELDS]
         # The export choices go first (their own call), then the job: the transcribe call keeps its inputs.
@@ -181,6 +197,10 @@ def build_page(service: Service):
         refresh.click(on_models, None, outputs + [model, setup], api_name="refresh_models", **quiet)
         page.load(on_models, None, outputs + [model, setup], api_name="page_load", **quiet)
         check.click(on_check, None, [check_out], api_name="system_check", queue=False)
+        for action in review.EVENTS:
+            listen = getattr(review_view, action)  # the component's own event (review.js triggers it)
+            listen(review_handler(action), None, None if action == "review_threshold" else outputs,
+                   api_name=action, **quiet)
     return page
 
 
@@ -253,7 +273,7 @@ def launch_kwargs(service: Service, access: Access | None = None) -> dict[str, A
         "allowed_paths": [str(service.paths.outputs)],
         "footer_links": ["gradio", "settings"],
         "theme": theme,
-        "css": CSS,
+        "css": CSS + review.style(),
         "show_error": True,
         "quiet": True,
         **guard.launch_kwargs(access or access_for_settings(service.settings)),

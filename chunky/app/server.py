@@ -26,7 +26,7 @@ PORT_TRIES = 100
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="app.py", description="Start Chunky's transcription page. Every option "
                                 "can also be set with its CHUNKY_* variable (python -m chunky config).")
-    add_arguments(p, SERVER_SETTINGS + ENGINE_SETTINGS + ("formats",))
+    add_arguments(p, SERVER_SETTINGS + ENGINE_SETTINGS + ("formats", "confidence_threshold"))
     return p.parse_args(argv)
 
 

@@ -28,7 +28,14 @@ from chunky.export import ExportOptions
 from chunky.jobs.runner import JobRunner
 from chunky.models.catalogue import choose_model, missing_model_message
 from chunky.models.store import ModelInfo, ModelStore
-from chunky.settings import EXPORT_SETTINGS, SavedSettings, Settings, parse_choices, with_choices
+from chunky.settings import (
+    EXPORT_SETTINGS,
+    SavedSettings,
+    Settings,
+    parse_choices,
+    parse_fraction,
+    with_choices,
+)
 from chunky.transcript.model import Transcript
 
 if TYPE_CHECKING:
@@ -72,6 +79,7 @@ class Service:
         self.runner = JobRunner(self._transcribe, self.paths.outputs, self.settings.formats,
                                 duration_of=self._duration_of, media_timing=self._media_timing)
         self._last_model = self.settings.model
+        self._threshold = self.settings.confidence_threshold
         self.manager = None  # chunky.models.manager.ModelManager, after the warm-up
         self.engine = None  # chunky.asr.engine.Engine, after the warm-up
         self._lock = threading.Lock()
@@ -219,6 +227,30 @@ class Service:
             return self.runner.export_again(job_id, owner, options, settings.formats)
         except KeyError:
             raise ChunkyError("Choose one of your finished jobs to export again.") from None
+
+    # --- the review -----------------------------------------------------------------------------------
+
+    def confidence_threshold(self) -> float:
+        """Where the review marks uncertain words: the last one chosen on the page (kept in settings.json)."""
+        with self._lock:
+            return self._threshold
+
+    def set_confidence_threshold(self, value: object) -> float:
+        """Keep the threshold the page's slider was moved to (for new tabs and the next start); ChunkyError
+        for a value that is no share between 0 and 1."""
+        try:
+            threshold = parse_fraction(str(value))
+        except ValueError as exc:
+            raise ChunkyError(f"Confidence threshold {value!r}: {exc}") from None
+        with self._lock:
+            changed, self._threshold = threshold != self._threshold, threshold
+        if changed:
+            self.saved.save(confidence_threshold=threshold)
+        return threshold
+
+    def media_roots(self) -> tuple[Path, ...]:
+        """The folders the review may play recordings from: the job folders and Gradio's upload cache."""
+        return (self.paths.outputs.resolve(), self.paths.gradio_tmp.resolve())
 
     def _media_timing(self, path: Path) -> dict[str, str] | None:
         from chunky.audio.timing import probe_timing

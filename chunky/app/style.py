@@ -80,4 +80,8 @@ table.chunky-jobs tr.selected td { background: var(--color-accent-soft); }
   font-size: 0.85rem; }
 #chunky-downloads .label-clear-button { display: none; }
 #chunky-refresh { align-self: flex-start; }
+.chunky-review-link { display: inline-block; margin-top: 8px; font-size: 0.92rem; font-weight: 600;
+  color: var(--color-accent, #4f46e5); text-decoration: none; }
+.chunky-review-link:hover { text-decoration: underline; }
+#chunky-review-step { margin-top: 10px; }
 """

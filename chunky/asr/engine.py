@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from chunky.asr import gpu
+from chunky.asr.confidence import enable_word_confidence, word_confidences
 from chunky.asr.feed import Batch, ChunkFeed, FeedPlan
 from chunky.asr.model_calls import WIDTH_STEP, ModelCalls, collate, is_oom, split
 from chunky.asr.options import EngineOptions, PartialTranscriptCancelled, Progress, ProgressFn
@@ -47,15 +48,16 @@ TRIM_GROWTH = 64 * 2**20
 def hypothesis_words(hyp: Any, offset: float, shift: float = 0.0) -> list[Word]:
     """Words of one NeMo Hypothesis with times shifted to the recording (seconds)."""
     stamps = getattr(hyp, "timestamp", None) or {}
-    words = stamps.get("word") if isinstance(stamps, dict) else None
+    words = (stamps.get("word") if isinstance(stamps, dict) else None) or []
+    scores = word_confidences(hyp, [str(w.get("word", "")) for w in words]) or [None] * len(words)
     out: list[Word] = []
-    for w in words or []:
+    for w, score in zip(words, scores, strict=True):
         text = str(w.get("word", "")).strip()
         if not text or w.get("start") is None:
             continue
         start = max(0.0, float(w["start"]) + offset + shift)
         end = max(start, float(w.get("end", w["start"])) + offset + shift)
-        conf = w.get("confidence")
+        conf = w.get("confidence", score)
         out.append(Word(text, start, end, float(conf) if conf is not None else None))
     return out
 
@@ -93,6 +95,7 @@ class Engine:
             total = float(info.duration)
             report(Progress("loading", 0.0, total))
             loaded = self.manager.get(model_name)
+            enable_word_confidence(loaded.model, loaded.sample_rate)  # once per model; none if it has none
             if cancel.is_set():
                 raise PartialTranscriptCancelled("Cancelled before transcription started.", None)
             report(Progress("decoding", 0.0, total))

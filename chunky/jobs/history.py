@@ -13,6 +13,7 @@ from typing import Any
 from chunky.base.errors import ChunkyError
 from chunky.base.fs import atomic_write_json
 from chunky.export import DEFAULT_FORMATS, ExportOptions
+from chunky.jobs.media import MEDIA_DIR
 from chunky.jobs.state import (
     FINISHED_FILE_STATES,
     STAGE_OF_END,
@@ -21,6 +22,7 @@ from chunky.jobs.state import (
     FileState,
     Job,
     JobState,
+    OutputGroup,
     final_state,
 )
 
@@ -57,6 +59,9 @@ def job_to_json(job: Job, state: JobState | None = None) -> dict[str, Any]:
                 "text": f.text,
                 "duration": f.duration,
                 "rule_breaks": list(f.rule_breaks),
+                "revision": f.revision,
+                "exports": [g.to_dict() for g in f.exports],
+                "media": f.media.name if f.media is not None else None,
             }
             for f, stem in zip(job.files, job.stems, strict=True)
         ],
@@ -77,6 +82,26 @@ def job_from_json(folder: Path, data: dict[str, Any]) -> Job:
     def opt_float(value: Any) -> float | None:
         return None if value is None else float(value)
 
+    def media_path(name: Any) -> Path | None:
+        if not name:
+            return None
+        if not isinstance(name, str) or name != Path(name).name or name.startswith("."):
+            raise ValueError(f"bad media file name {name!r}")
+        path = folder / MEDIA_DIR / name
+        return path if path.is_file() else None
+
+    def groups(items: Any) -> tuple[OutputGroup, ...]:
+        found = []
+        for item in items or []:
+            try:
+                found.append(OutputGroup.from_dict(item))
+            except (KeyError, TypeError, ValueError) as exc:  # a lost group is only not rewritten
+                log.warning("%s: skipping an export of %s: %s", folder.name, item, exc)
+        return tuple(found)
+
+    def revision_of(value: Any) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
     files: list[FileResult] = []
     stems: list[str] = []
     for item in data["files"]:
@@ -90,6 +115,9 @@ def job_from_json(folder: Path, data: dict[str, Any]) -> Job:
             text=str(item.get("text") or ""),
             duration=opt_float(item.get("duration")),
             rule_breaks=tuple(str(x) for x in item.get("rule_breaks") or ()),
+            revision=revision_of(item.get("revision")),
+            exports=groups(item.get("exports")),
+            media=media_path(item.get("media")),
         ))
         stems.append(str(item.get("stem") or ""))
     if not files:

@@ -16,7 +16,7 @@ from chunky.base.fs import atomic_file
 from chunky.base.names import PARTIAL_MARK, safe_stem, unique_stems
 from chunky.export import ExportOptions
 from chunky.export.files import taken_stems
-from chunky.jobs.state import FileResult
+from chunky.jobs.state import FileResult, OutputGroup
 from chunky.transcript.model import Transcript
 
 log = logging.getLogger(__name__)
@@ -62,20 +62,30 @@ def write_zip(job_id: str, folder: Path, files: Sequence[FileResult]) -> Path | 
         return None
 
 
+def saved_json(f: FileResult, stem: str) -> Path | None:
+    """The file's saved transcript (``<stem>.json``, or ``<stem>.partial.json`` for a cancelled file)."""
+    saved = (f"{stem}.json", f"{stem}{PARTIAL_MARK}.json")
+    found = next((p for p in f.outputs if p.name in saved), None)
+    return found if found is not None and found.is_file() else None
+
+
 def export_saved_transcripts(files: Sequence[tuple[FileResult, str]], folder: Path, options: ExportOptions,
-                             formats: Sequence[str]) -> tuple[list[list[Path]], list[str]]:
+                             formats: Sequence[str],
+                             ) -> tuple[list[list[Path]], list[OutputGroup | None], list[str]]:
     """Lay out each file's saved JSON (``(file, stem)`` pairs) again with ``options`` and write ``formats``
     into new files named after the preset (``talk-social.srt``, then ``talk-social-2.srt``): returns the
-    paths written per file and what went wrong, per file, for the user."""
+    paths written per file, the group of files each file got (None: none) and what went wrong, per file,
+    for the user."""
     tag = safe_stem(options.rules.preset.split(" ")[0] + ".x") or "export"
     extensions = [w.extension for w in export.WRITERS.values()]
     written: list[list[Path]] = []
+    groups: list[OutputGroup | None] = []
     problems: list[str] = []
     for f, stem in files:
         written.append([])
-        saved = (f"{stem}.json", f"{stem}{PARTIAL_MARK}.json")
-        source = next((p for p in f.outputs if p.name in saved), None)
-        if source is None or not source.is_file():
+        groups.append(None)
+        source = saved_json(f, stem)
+        if source is None:
             continue
         try:
             transcript = Transcript.from_dict(json.loads(source.read_text(encoding="utf-8")))
@@ -93,4 +103,5 @@ def export_saved_transcripts(files: Sequence[tuple[FileResult, str]], folder: Pa
             problems.append(f"{f.name}: the files could not be saved in {folder}: {exc}")
             continue
         written[-1] = list(done.paths)
-    return written, problems
+        groups[-1] = OutputGroup(new_stem, export.parse_formats(formats), options)
+    return written, groups, problems

@@ -9,7 +9,8 @@ that file is finished, a ``job.json`` (written atomically after every file) and,
 files, ``chunky-<job-id>.zip``. A new runner reads the ``job.json`` files back, so a restart loses no
 finished transcript. Every file's transcript is also kept as ``<stem>.json`` (whatever formats were asked
 for): :meth:`JobRunner.export_again` lays it out again with other rules or formats into new files, without
-transcribing again and without touching what is there.
+transcribing again and without touching what is there; corrections (:mod:`chunky.jobs.corrections`) write
+new revisions of all of them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from chunky.base.errors import CancelledError, ChunkyError
 from chunky.base.names import PARTIAL_MARK, unique_stems
 from chunky.base.text import plural
 from chunky.export import ExportOptions
+from chunky.jobs.corrections import CorrectionsMixin
 from chunky.jobs.history import job_to_json, load_jobs, save_job
+from chunky.jobs.media import keep_media
 from chunky.jobs.outputs import export_saved_transcripts, write_file_outputs, write_zip
 from chunky.jobs.state import (
     FINISHED_FILE_STATES,
@@ -67,7 +70,7 @@ _ETA_MIN_FRACTION = 0.01
 # --- the runner --------------------------------------------------------------------------------------
 
 
-class JobRunner:
+class JobRunner(CorrectionsMixin):
     """A queue of transcription jobs, fair across owners (browser sessions), run by one worker thread.
 
     Jobs of one owner run in the order submitted; owners with waiting jobs take turns (round-robin).
@@ -193,26 +196,29 @@ class JobRunner:
         """Lay the finished files of a job out again with ``options`` and write ``formats`` (default: the
         job's) from each file's saved JSON, into new files of the job folder named after the preset
         (``talk-social.srt``, then ``talk-social-2.srt``, ...): nothing is transcribed again and no file
-        is replaced. The new files join the job's downloads. ChunkyError when the job is not finished or has
-        no transcript to export; KeyError for an unknown job."""
+        is replaced. The new files join the job's downloads (corrections rewrite them too). ChunkyError
+        when the job is not finished or has no transcript to export; KeyError for an unknown job."""
         with self._cond:
             job = self._visible_locked(job_id, owner)
             if job.state not in TERMINAL_JOB_STATES:
                 raise ChunkyError("This job is not finished yet: export it again once it is done.")
             names = export.parse_formats(formats) if formats else job.formats
-            items = [(i, f, job.stems[i]) for i, f in enumerate(job.files)]
         written: list[Path] = []
-        results, problems = export_saved_transcripts([(f, stem) for _, f, stem in items], job.output_dir,
-                                                     options, names)
-        for (i, _f, _stem), paths in zip(items, results, strict=True):
-            if paths:
-                written += paths
-                with self._cond:
-                    current = job.files[i]
-                    job.files[i] = replace(current, outputs=current.outputs + tuple(paths))
-        if written:
-            self._save_quietly(job)
-            log.info("Job %s exported again: %s", job.id, ", ".join(p.name for p in written))
+        with job.io_lock:  # never beside a correction of the same files
+            with self._cond:
+                items = [(i, f, job.stems[i]) for i, f in enumerate(job.files)]
+            results, groups, problems = export_saved_transcripts([(f, stem) for _, f, stem in items],
+                                                                 job.output_dir, options, names)
+            for (i, _f, _stem), paths, group in zip(items, results, groups, strict=True):
+                if paths and group is not None:
+                    written += paths
+                    with self._cond:
+                        current = job.files[i]
+                        job.files[i] = replace(current, outputs=current.outputs + tuple(paths),
+                                               exports=current.exports + (group,))
+            if written:
+                self._save_quietly(job)
+                log.info("Job %s exported again: %s", job.id, ", ".join(p.name for p in written))
         if problems and not written:
             raise ChunkyError(" ".join(problems))
         if not written:
@@ -342,6 +348,7 @@ class JobRunner:
             finished=job.finished,
             error=job.error,
             cancel_requested=job.cancel.is_set(),
+            stems=tuple(job.stems),
         )
 
     def _update_fraction_locked(self, job: Job, transcribing: bool = False) -> None:
@@ -452,7 +459,8 @@ class JobRunner:
             job.stage = "Writing the zip file" if len(files) > 1 else job.stage
         zip_path = None
         if len(files) > 1 and any(f.state is FileState.DONE for f in files):
-            zip_path = write_zip(job.id, job.output_dir, files)
+            with job.io_lock:  # a correction of a finished file may be saving
+                zip_path = write_zip(job.id, job.output_dir, self.snapshot(job.id).files)
         with self._cond:
             job.zip_path = zip_path
             job.finished = time.time()
@@ -483,12 +491,15 @@ class JobRunner:
                 return replace(f, state=FileState.CANCELLED, error=message, text=text)
             outputs: tuple[Path, ...] = ()
             breaks: tuple[str, ...] = ()
+            media = None
             if partial.words or partial.text.strip():
                 outputs, write_error, breaks = self._write(partial, job, stem + PARTIAL_MARK, source=f.source)
                 if write_error:
                     message = f"{message} {write_error}"
+                elif outputs:
+                    media = keep_media(f.source, job.output_dir, stem)
             return replace(f, state=FileState.CANCELLED, error=message, outputs=outputs, text=partial.text,
-                           duration=partial.duration or None, rule_breaks=breaks)
+                           duration=partial.duration or None, rule_breaks=breaks, media=media)
         except ChunkyError as exc:
             log.info("Job %s: %s failed: %s", job.id, f.name, exc)
             return replace(f, state=FileState.FAILED, error=str(exc))
@@ -497,8 +508,9 @@ class JobRunner:
             return replace(f, state=FileState.FAILED, error=f"Internal error: {type(exc).__name__}: {exc}")
         outputs, write_error, breaks = self._write(transcript, job, stem, source=f.source)
         state = FileState.FAILED if write_error else FileState.DONE
+        media = keep_media(f.source, job.output_dir, stem) if not write_error else None
         return replace(f, state=state, error=write_error, outputs=outputs, text=transcript.text,
-                       duration=transcript.duration or None, rule_breaks=breaks)
+                       duration=transcript.duration or None, rule_breaks=breaks, media=media)
 
     def _write(self, transcript: Transcript, job: Job, stem: str, *, source: Path | None = None,
                ) -> tuple[tuple[Path, ...], str | None, tuple[str, ...]]:

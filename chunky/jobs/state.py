@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
-from chunky.export import DEFAULT_FORMATS, ExportOptions
+from chunky.export import DEFAULT_FORMATS, ExportOptions, parse_formats
 
 
 class JobState(StrEnum):
@@ -39,6 +40,26 @@ STAGE_OF_END = {
 
 
 @dataclass(frozen=True)
+class OutputGroup:
+    """Files of one transcript written together: ``<stem>.<ext>`` for each format, laid out by ``options``
+    (the job's own outputs, or one "export again")."""
+
+    stem: str
+    formats: tuple[str, ...]
+    options: ExportOptions
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stem": self.stem, "formats": list(self.formats), "options": self.options.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OutputGroup:
+        stem = str(d["stem"])
+        if not stem or stem != Path(stem).name or stem.startswith("."):
+            raise ValueError(f"bad output stem {stem!r}")
+        return cls(stem, parse_formats(list(d["formats"])), ExportOptions.from_dict(d.get("options") or {}))
+
+
+@dataclass(frozen=True)
 class FileResult:
     name: str  # the display name (the user's file name)
     source: Path  # the audio file that was transcribed
@@ -48,6 +69,9 @@ class FileResult:
     text: str = ""  # the transcript (partial for a cancelled file)
     duration: float | None = None  # audio seconds, once known
     rule_breaks: tuple[str, ...] = ()  # e.g. "3 cues read faster than 20 characters per second"
+    revision: int = 0  # saved corrections of the transcript (0: the model's; chunky.jobs.revisions)
+    exports: tuple[OutputGroup, ...] = ()  # the files each "export again" wrote (rewritten by corrections)
+    media: Path | None = None  # the recording kept in the job folder for the review (chunky.jobs.media)
 
     @property
     def partial(self) -> bool:
@@ -77,6 +101,7 @@ class JobSnapshot:
     finished: float | None
     error: str | None = None  # job-level message (interrupted, shut down, runner bug)
     cancel_requested: bool = False
+    stems: tuple[str, ...] = ()  # the output stems of the files (``<stem>.json`` is a file's transcript)
 
     @property
     def active(self) -> bool:
@@ -120,6 +145,9 @@ class Job:
     seq: int = 0  # order of creation (time.time() can tie on Windows)
     formats: tuple[str, ...] = DEFAULT_FORMATS  # what is written for each file (JSON always, too)
     export: ExportOptions = field(default_factory=ExportOptions)  # layout rules, timeline, format choices
+    # Held while the job's files are written after the transcription (export again, a correction, the zip):
+    # one writer at a time, so no output is laid out from a transcript being replaced.
+    io_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def final_state(files: Sequence[FileResult]) -> JobState:

@@ -11,7 +11,8 @@ from typing import Any
 
 TIME_DECIMALS = 3  # times in the JSON form are rounded to the millisecond
 # The version of the JSON form (docs/output-formats.md). 1: no version field; 2: "schema_version", word
-# "speaker", "media", and the "layout" and "timecode" the cues were made with.
+# "speaker", "media", and the "layout" and "timecode" the cues were made with; "revision" (a corrected
+# transcript) is optional and needs no new version.
 SCHEMA_VERSION = 2
 
 
@@ -80,6 +81,8 @@ class Transcript:
     # The recording's own video timing when it has one: {"fps": "29.97", "start_timecode": "01:00:00;00"}
     # (either may be missing); the timed formats use it unless a frame rate or start timecode is given.
     media: dict[str, str] | None = None
+    # 0: the model's transcript; n: the n-th saved correction of it (chunky.jobs.revisions).
+    revision: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -91,6 +94,8 @@ class Transcript:
         }
         if self.media:
             d["media"] = dict(self.media)
+        if self.revision:
+            d["revision"] = self.revision
         d["segments"] = [s.to_dict() for s in self.segments]
         d["words"] = [w.to_dict() for w in self.words]
         return d
@@ -106,6 +111,7 @@ class Transcript:
             raise ValueError(f"transcript schema version {version!r} is newer than this Chunky reads "
                              f"({SCHEMA_VERSION}): update Chunky")
         media = d.get("media")
+        revision = d.get("revision", 0)
         return cls(
             text=str(d.get("text", "")),
             words=[Word.from_dict(w) for w in d.get("words") or []],
@@ -115,6 +121,8 @@ class Transcript:
             source=str(d.get("source", "")),
             media={str(k): str(v) for k, v in media.items() if v is not None} if isinstance(media, dict)
             else None,
+            revision=revision if isinstance(revision, int) and not isinstance(revision, bool) and revision > 0
+            else 0,
         )
 
 
