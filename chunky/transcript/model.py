@@ -18,17 +18,22 @@ class Word:
     start: float
     end: float
     confidence: float | None = None
+    speaker: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"word": self.text, "start": _t(self.start), "end": _t(self.end)}
         if self.confidence is not None and math.isfinite(self.confidence):
             d["confidence"] = round(float(self.confidence), 4)
+        if self.speaker is not None:
+            d["speaker"] = self.speaker
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Word:
         conf = d.get("confidence")
-        return cls(str(d["word"]), float(d["start"]), float(d["end"]), None if conf is None else float(conf))
+        speaker = d.get("speaker")
+        return cls(str(d["word"]), float(d["start"]), float(d["end"]), None if conf is None else float(conf),
+                   None if speaker is None else str(speaker))
 
 
 @dataclass
