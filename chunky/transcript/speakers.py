@@ -178,11 +178,13 @@ def merge_tracks(tracks: Sequence[TrackWords], *, same_word_margin_db: float = 1
                 parent[root(i)] = root(j)
                 continue
             # Different words at the same time: two speakers, unless one is only bleed.
-            for a, b in ((i, j), (j, i)):
-                (ta, wa), (tb, _) = items[a], items[b]
-                span = _span(wa)
-                if tracks[tb].level(*span) - tracks[ta].level(*span) >= bleed_db:
-                    dropped.add(a)
+            lo_ij = min(_span(v)[0], _span(w)[0])
+            hi_ij = max(_span(v)[1], _span(w)[1])
+            gap = tracks[tj].level(lo_ij, hi_ij) - tracks[ti].level(lo_ij, hi_ij)
+            if gap >= bleed_db:
+                dropped.add(i)
+            elif -gap >= bleed_db:
+                dropped.add(j)
         active.append(i)
 
     groups: dict[int, list[int]] = {}
