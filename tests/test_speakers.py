@@ -255,3 +255,47 @@ def test_speaker_counts_beyond_the_model_give_a_clear_error() -> None:
         check_speaker_count(6, 4, "diar_streaming_sortformer_4spk-v2")
     with pytest.raises(DiarizationError, match="at least 1"):
         check_speaker_count(0, 4)
+
+
+# --- which diarization model, and its licence ---------------------------------------------------------
+
+
+def test_a_missing_diarization_model_names_the_command_that_installs_it(tmp_path) -> None:
+    from chunky.base.errors import ModelNotFoundError
+    from chunky.models.catalogue import choose_diarization_model
+
+    with pytest.raises(ModelNotFoundError) as missing:
+        choose_diarization_model([], None, tmp_path)
+    text = str(missing.value)
+    assert "needs a diarization model, and none is installed" in text
+    assert "python setup_local_models.py nvidia/diar_streaming_sortformer_4spk-v2" in text
+    assert "CC-BY-4.0" in text
+    with pytest.raises(ModelNotFoundError, match="No diarization model named 'mine'.*diarization models: a"):
+        choose_diarization_model(["a"], "mine", tmp_path)
+    assert choose_diarization_model(["b", "a"], None, tmp_path) == "a"
+    assert choose_diarization_model(["a", "diar_streaming_sortformer_4spk-v2"], None, tmp_path) == \
+        "diar_streaming_sortformer_4spk-v2"
+    assert choose_diarization_model(["a", "b"], "b", tmp_path) == "b"
+
+
+def test_licences_of_the_known_diarization_models() -> None:
+    from chunky.models.catalogue import known_model, licence_line
+
+    assert known_model("nvidia/diar_sortformer_4spk-v1").licence == "CC-BY-NC-4.0"
+    assert "non-commercial" in licence_line("diar_sortformer_4spk-v1")
+    v2 = known_model("diar_streaming_sortformer_4spk-v2")
+    assert (v2.kind, v2.licence, v2.max_speakers) == ("diarization", "CC-BY-4.0", 4)
+    assert licence_line("nvidia/parakeet-tdt-0.6b-v2").startswith("Licence: CC-BY-4.0")
+    assert "not known to Chunky" in licence_line("someone/else")
+
+
+def test_model_kinds_come_from_the_config_target() -> None:
+    from chunky.models.kinds import ASR, DIARIZATION, SPEAKER, kind_of_target, target_in
+
+    config = "sample_rate: 16000\nencoder:\n  target: x\ntarget: nemo.collections.asr.models." \
+             "sortformer_diar_models.SortformerEncLabelModel\n"
+    assert kind_of_target(target_in(config)) == DIARIZATION
+    assert kind_of_target("nemo.collections.asr.models.ctc_models.EncDecCTCModel") == ASR
+    assert kind_of_target("nemo.collections.asr.models.label_models.EncDecSpeakerLabelModel") == SPEAKER
+    assert kind_of_target(None) == ASR
+    assert target_in("encoder:\n  target: nested.only\n") is None
