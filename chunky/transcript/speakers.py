@@ -152,8 +152,9 @@ def merge_tracks(tracks: Sequence[TrackWords], *, same_word_margin_db: float = 1
     sound heard twice when their texts are the same word: the copy on the track that is loudest over
     them is kept, and another copy only if its track is within ``same_word_margin_db`` of that (two
     people saying the same word at once, each into their own microphone). Words whose texts differ are
-    different words (two people talking at once), unless the other track is louder over the word by
-    ``bleed_db`` or more: then it is bleed that was recognized as something else, and dropped.
+    different words (two people talking at once), unless one track is louder than the other over the two
+    words by ``bleed_db`` or more: then the quieter one is bleed that was recognized as something else,
+    and it is dropped.
     """
     items = [(ti, w) for ti, track in enumerate(tracks) for w in track.words]
     items.sort(key=lambda it: (it[1].start, it[1].end, it[0]))
