@@ -216,7 +216,6 @@ class Diarizer:
         seconds = time.perf_counter() - started
         log.info("Diarized %.1f s of audio in %.1f s: %d speaker(s), %d turns", duration, seconds,
                  len(speaker_names(turns)), len(turns))
-        report(Progress("done", duration, duration))
         return Diarization(turns, activity, step, seconds)
 
     def _stream(self, feats: Any, duration: float, report: Callable[[Progress], None],
