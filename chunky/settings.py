@@ -17,6 +17,7 @@ value and where it came from.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -27,13 +28,29 @@ from typing import Any
 from chunky.asr.options import VAD_METHODS, EngineOptions
 from chunky.base.fs import atomic_write_json, read_json
 from chunky.base.retry import DEFAULT_DELAYS
-from chunky.export import FORMATS, UnknownFormatError, parse_formats
+from chunky.export import (
+    DEFAULT_FORMATS,
+    FCPXML_KINDS,
+    FORMATS,
+    MARKER_UNITS,
+    ExportOptions,
+    UnknownFormatError,
+    parse_formats,
+)
+from chunky.transcript.layout import DEFAULT_PRESET, PRESETS
+from chunky.transcript.timecode import TimecodeError, check_timecode, parse_rate
 
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "settings.json"
 DEVICES = ("auto", "cpu", "cuda")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)\s*$", re.IGNORECASE)
+_KEY = re.compile(r"^[!-~]+$")
+# A DNS name, an IPv4 address or a bracketed IPv6 address, then an optional port.
+_HOST_NAME = re.compile(r"^(?P<host>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+                        r"|\[[0-9a-f:.]+\])(?::(?P<port>\d{1,5}))?$")
+MIN_KEY_LENGTH = 16
+HIDDEN = "(hidden)"
 
 
 @dataclass(frozen=True)
@@ -43,13 +60,32 @@ class Settings:
     batch_size: int = 8  # chunks per model call (halved on GPU out-of-memory)
     chunk_seconds: float = 30.0  # longest piece of audio given to the model at once
     vad: str = "auto"  # how pauses are found: auto, silero, energy
-    formats: tuple[str, ...] = FORMATS  # output formats written for every recording
+    formats: tuple[str, ...] = DEFAULT_FORMATS  # output formats written for every recording
+    # Subtitle layout: a preset, and any of its rules changed (None: the preset's value).
+    subtitle_preset: str = DEFAULT_PRESET
+    max_chars: int | None = None
+    max_lines: int | None = None
+    max_cps: float | None = None
+    min_duration: float | None = None
+    max_duration: float | None = None
+    min_gap_frames: int | None = None
+    # The timeline: frame rate and start timecode (None: the recording's own, else 25 fps and 00:00:00:00).
+    fps: str | None = None
+    start_timecode: str | None = None
+    karaoke: bool = False  # ASS files with per-word karaoke timing
+    fcpxml: str = "captions"  # FCPXML files carry captions or markers
+    markers: str = "paragraph"  # one EDL/FCPXML/xmeml marker per paragraph, speaker turn or cue
     max_upload: str = "4gb"  # the page's upload limit
     lock_retry_delays: tuple[float, ...] = DEFAULT_DELAYS  # seconds between retries of a locked file
     host: str = "127.0.0.1"  # the page's address (127.0.0.1: this PC only)
     port: int = 7860  # the page's port (the next free one is used)
     open_browser: bool = True
     share: bool = False  # a public Gradio share link
+    # Other names the page is reached by (a reverse proxy's); with them the page asks for the key.
+    allowed_hosts: tuple[str, ...] = ()
+    # The key other computers need (None: one is made at start when the page can be reached from the
+    # network). Never shown: not in repr, masked by describe() and `python -m chunky config`.
+    key: str | None = field(default=None, repr=False)
     # name -> "default", "settings.json", "environment CHUNKY_X" or "command line --x"
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     # name -> (source, raw value, why) for values that were ignored
@@ -58,12 +94,28 @@ class Settings:
     def engine_options(self) -> EngineOptions:
         return EngineOptions(chunk_seconds=self.chunk_seconds, batch_size=self.batch_size, vad=self.vad)
 
+    def export_options(self) -> ExportOptions:
+        """The layout rules, timeline and format choices of the outputs. TimecodeError (a ChunkyError)
+        when the start timecode does not exist at the chosen frame rate."""
+        changed = {name: getattr(self, name) for name in RULE_SETTINGS}
+        rules = PRESETS[self.subtitle_preset].with_values(**changed)
+        options = ExportOptions(rules=rules, fps=self.fps, start_timecode=self.start_timecode,
+                                karaoke=self.karaoke, fcpxml=self.fcpxml, markers=self.markers)
+        if self.fps and self.start_timecode:
+            options.timing()  # checks the start timecode against the frame rate
+        return options
+
     def origin(self, name: str) -> str:
         return self.origins.get(name, "default")
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(name, value as text, where it came from) of every setting, for ``python -m chunky config``."""
         return [(o.name, o.show(getattr(self, o.name)), self.origin(o.name)) for o in OPTIONS]
+
+    def public_values(self) -> dict[str, Any]:
+        """Every setting by name, with secrets (the key) replaced by :data:`HIDDEN` when set."""
+        return {o.name: HIDDEN if o.secret and getattr(self, o.name) else getattr(self, o.name)
+                for o in OPTIONS}
 
 
 # --- parsing ------------------------------------------------------------------------------------------
@@ -98,6 +150,47 @@ def _text(raw: str) -> str | None:
     return str(raw).strip() or None
 
 
+def _at_least_zero(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        try:
+            value = kind(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"not a {'whole ' if kind is int else ''}number") from None
+        if value < 0:
+            raise ValueError("cannot be negative")
+        return value
+
+    return parse
+
+
+def parse_flag(raw: str | bool) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off`` (an environment variable or settings.json value)."""
+    if isinstance(raw, bool):
+        return raw
+    value = str(raw).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("not one of 1/true/yes/on or 0/false/no/off")
+
+
+def _fps(raw: str) -> str:
+    try:
+        return parse_rate(raw).label
+    except TimecodeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _timecode(raw: str) -> str | None:
+    if not str(raw).strip():
+        return None
+    try:
+        return check_timecode(raw)
+    except TimecodeError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _formats(raw: str | Iterable[str]) -> tuple[str, ...]:
     try:
         return parse_formats(raw)
@@ -124,6 +217,33 @@ def parse_size(raw: str) -> str:
     return f"{match.group(1)}{match.group(2).lower()}"
 
 
+def parse_key(raw: str) -> str:
+    """A key chosen with CHUNKY_KEY: at least :data:`MIN_KEY_LENGTH` printable ASCII characters, no
+    spaces (it travels in an address, a form and a header)."""
+    value = str(raw).strip()
+    if not _KEY.match(value):
+        raise ValueError("use only letters, digits and punctuation (no spaces or accents)")
+    if len(value) < MIN_KEY_LENGTH:
+        raise ValueError(f"too short: use at least {MIN_KEY_LENGTH} characters")
+    return value
+
+
+def parse_hosts(raw: str | Iterable[str]) -> tuple[str, ...]:
+    """``"studio-pc.lan, chunky.example.org:8443"`` -> ("studio-pc.lan", "chunky.example.org:8443"):
+    host names (optionally with a port) the page may be reached by."""
+    parts = raw.split(",") if isinstance(raw, str) else list(raw)
+    names: list[str] = []
+    for part in parts:
+        name = str(part).strip().lower().rstrip(".")
+        if not name:
+            continue
+        match = _HOST_NAME.match(name)
+        if not match or (match.group("port") and not 0 < int(match.group("port")) < 65536):
+            raise ValueError(f"{name!r} is not a host name such as studio-pc.lan or chunky.example.org:8443")
+        names.append(name)
+    return tuple(dict.fromkeys(names))
+
+
 def _port(raw: str) -> int:
     value = _positive(int)(raw)
     if value > 65535:
@@ -140,9 +260,14 @@ class Option:
     flag: str | None = None
     saved: bool = False  # kept in settings.json (the page's choices)
     metavar: str | None = None
+    secret: bool = False  # never shown or logged (the key): describe() and warnings say HIDDEN
 
     def show(self, value: Any) -> str:
+        if self.secret:
+            return HIDDEN if value else "-"
         if isinstance(value, tuple):
+            if not value:
+                return "-"
             return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
         return "-" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
@@ -159,7 +284,34 @@ OPTIONS: tuple[Option, ...] = (
     Option("vad", _choice(VAD_METHODS), "how pauses are found to cut chunks: auto, silero or energy",
            "CHUNKY_VAD", "--vad"),
     Option("formats", _formats, f"output formats, comma-separated, out of {','.join(FORMATS)}, or 'all'",
-           "CHUNKY_FORMATS", "--format", metavar="LIST"),
+           "CHUNKY_FORMATS", "--format", saved=True, metavar="LIST"),
+    Option("subtitle_preset", _choice(PRESETS), "subtitle rules: streaming (42 characters, 2 lines, 20 cps), "
+           "broadcast (37 characters), social (one line of 32), word (a word per cue), paragraph",
+           "CHUNKY_SUBTITLE_PRESET", "--subtitle-preset", saved=True),
+    Option("max_chars", _positive(int), "characters per subtitle line (default: the preset's)",
+           "CHUNKY_MAX_CHARS", "--max-chars", saved=True, metavar="N"),
+    Option("max_lines", _positive(int), "lines per subtitle (default: the preset's)", "CHUNKY_MAX_LINES",
+           "--max-lines", saved=True, metavar="N"),
+    Option("max_cps", _positive(float), "reading speed, characters per second (default: the preset's)",
+           "CHUNKY_MAX_CPS", "--max-cps", saved=True, metavar="X"),
+    Option("min_duration", _at_least_zero(float), "shortest time a subtitle shows, seconds (default: the "
+           "preset's)", "CHUNKY_MIN_DURATION", "--min-duration", saved=True, metavar="S"),
+    Option("max_duration", _positive(float), "longest time a subtitle shows, seconds (default: the preset's)",
+           "CHUNKY_MAX_DURATION", "--max-duration", saved=True, metavar="S"),
+    Option("min_gap_frames", _at_least_zero(int), "frames between two subtitles (default: the preset's)",
+           "CHUNKY_MIN_GAP_FRAMES", "--min-gap-frames", saved=True, metavar="N"),
+    Option("fps", _fps, "frame rate of the timeline: 23.976, 24, 25, 29.97 (drop-frame), 29.97ndf, 30, 50, "
+           "59.94, 59.94ndf, 60 (default: the video's own, else 25)", "CHUNKY_FPS", "--fps", saved=True,
+           metavar="RATE"),
+    Option("start_timecode", _timecode, "timecode of the recording's first frame, e.g. 01:00:00:00 "
+           "(default: the video's own, else 00:00:00:00)", "CHUNKY_START_TIMECODE", "--start-timecode",
+           saved=True, metavar="HH:MM:SS:FF"),
+    Option("karaoke", parse_flag, "ASS subtitles with per-word karaoke timing", "CHUNKY_KARAOKE", "--karaoke",
+           saved=True),
+    Option("fcpxml", _choice(FCPXML_KINDS), "what FCPXML files carry: captions or markers", "CHUNKY_FCPXML",
+           "--fcpxml", saved=True),
+    Option("markers", _choice(MARKER_UNITS), "one EDL/FCPXML/FCP7 marker per paragraph, speaker turn or "
+           "cue", "CHUNKY_MARKERS", "--markers", saved=True),
     Option("max_upload", parse_size, "largest upload the page accepts, e.g. 4gb", "CHUNKY_MAX_UPLOAD",
            "--max-upload", metavar="SIZE"),
     Option("lock_retry_delays", parse_delays, "seconds between retries of a file another program holds",
@@ -168,12 +320,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("port", _port, "port of the page (the next free one is used)", "CHUNKY_PORT", "--port",
            metavar="N"),
     Option("open_browser", bool, "open the browser at start (--no-browser: do not)", flag="--no-browser"),
-    Option("share", bool, "create a public Gradio share link (anyone with it can use this Chunky)",
-           flag="--share"),
+    Option("share", bool, "create a public Gradio share link (anyone with it and the key can use this "
+           "Chunky)", flag="--share"),
+    Option("allowed_hosts", parse_hosts, "other names the page is reached by, comma-separated (a reverse "
+           "proxy's, e.g. chunky.example.org); the page then asks for the key", "CHUNKY_ALLOWED_HOSTS",
+           "--allow-host", metavar="NAMES"),
+    Option("key", parse_key, f"the key other computers need to open the page, at least {MIN_KEY_LENGTH} "
+           "characters (default: a new one at every start when the page can be reached from the network)",
+           "CHUNKY_KEY", secret=True),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
 ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad")
-SERVER_SETTINGS = ("host", "port", "open_browser", "share", "max_upload")
+RULE_SETTINGS = ("max_chars", "max_lines", "max_cps", "min_duration", "max_duration", "min_gap_frames")
+EXPORT_SETTINGS = ("formats", "subtitle_preset", *RULE_SETTINGS, "fps", "start_timecode", "karaoke", "fcpxml",
+                   "markers")
+SERVER_SETTINGS = ("host", "port", "open_browser", "share", "max_upload", "allowed_hosts")
 
 
 def load_settings(environ: Mapping[str, str], flags: Mapping[str, Any] | None = None,
@@ -188,8 +349,10 @@ def load_settings(environ: Mapping[str, str], flags: Mapping[str, Any] | None = 
         try:
             values[option.name] = option.parse(raw) if isinstance(raw, str) else raw
         except ValueError as exc:
-            rejected[option.name] = (origin, str(raw), str(exc))
-            log.warning("Ignoring %s=%r (%s): %s", origin.split()[-1], raw, origin, exc)
+            shown = HIDDEN if option.secret else str(raw)
+            rejected[option.name] = (origin, shown, str(exc))
+            log.warning("Ignoring %s=%s (%s): %s", origin.split()[-1], shown if option.secret else repr(raw),
+                        origin, exc)
         else:
             origins[option.name] = origin
 
@@ -205,6 +368,50 @@ def load_settings(environ: Mapping[str, str], flags: Mapping[str, Any] | None = 
     return Settings(**values, origins=origins, rejected=rejected)
 
 
+def parse_choices(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The page's export choices (``EXPORT_SETTINGS`` names -> what its controls hold: lists, floats from
+    number fields, "" or None for "the preset's" / "the video's") as setting values; ValueError naming the
+    field for a bad one."""
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        option = _BY_NAME.get(name)
+        if option is None or name not in EXPORT_SETTINGS:
+            continue
+        if value is None or value == "" or (name == "fps" and value == "auto"):
+            out[name] = None
+            continue
+        if isinstance(value, list | tuple):
+            if name == "formats" and not value:
+                raise ValueError("Choose at least one output format.")
+            value = ",".join(map(str, value))
+        elif isinstance(value, float) and value.is_integer() and name in ("max_chars", "max_lines",
+                                                                          "min_gap_frames"):
+            value = str(int(value))
+        elif isinstance(value, bool):
+            out[name] = value
+            continue
+        try:
+            out[name] = option.parse(str(value))
+        except ValueError as exc:
+            raise ValueError(f"{option.help.split(' (')[0].capitalize()}: {value!r}: {exc}") from None
+    rules = PRESETS[out.get("subtitle_preset") or DEFAULT_PRESET]
+    for name in RULE_SETTINGS:  # a rule at the preset's own value is no change
+        if name in out and out[name] is not None and out[name] == getattr(rules, name):
+            out[name] = None
+    return out
+
+
+def with_choices(settings: Settings, **choices: Any) -> Settings:
+    """The settings with the page's choices for one job (e.g. ``model=``) applied on top."""
+    given = {k: v for k, v in choices.items() if v is not None or k in CLEARABLE}
+    origins = dict(settings.origins) | {k: "the page" for k in given}
+    return dataclasses.replace(settings, **given, origins=origins)
+
+
+# Settings whose None means "the preset's" or "the video's": a page choice of None clears them.
+CLEARABLE = frozenset({*RULE_SETTINGS, "fps", "start_timecode"})
+
+
 # --- the command line ---------------------------------------------------------------------------------
 
 
@@ -213,18 +420,19 @@ def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str]) -> None
     for name in names:
         o = _BY_NAME[name]
         assert o.flag is not None, name
-        if o.parse is bool:
+        if o.parse is bool or o.parse is parse_flag:
             value = name != "open_browser"  # --no-browser sets open_browser to False
             parser.add_argument(o.flag, dest=name, action="store_const", const=value, default=None,
                                 help=o.help)
             continue
         kwargs: dict[str, Any] = {"dest": name, "default": None, "metavar": o.metavar}
-        choices = {"device": DEVICES, "vad": VAD_METHODS}.get(name)
+        choices = {"device": DEVICES, "vad": VAD_METHODS, "subtitle_preset": tuple(PRESETS),
+                   "fcpxml": FCPXML_KINDS, "markers": MARKER_UNITS}.get(name)
         if choices:
             kwargs.update(choices=choices, metavar=None)
         default = getattr(Settings(), name)
-        shown = o.show(default)
-        parser.add_argument(o.flag, type=_argparse_type(o), help=f"{o.help} (default: {shown})", **kwargs)
+        shown = "" if default is None else f" (default: {o.show(default)})"  # None: said in the help
+        parser.add_argument(o.flag, type=_argparse_type(o), help=f"{o.help}{shown}", **kwargs)
 
 
 def _argparse_type(option: Option) -> Callable[[str], Any]:
@@ -263,7 +471,9 @@ class SavedSettings:
         return {k: v for k, v in data.items() if k in _BY_NAME and _BY_NAME[k].saved}
 
     def save(self, **values: Any) -> None:
-        data = self.load() | {k: v for k, v in values.items() if k in _BY_NAME and _BY_NAME[k].saved}
+        given = {k: ",".join(map(str, v)) if isinstance(v, list | tuple) else v for k, v in values.items()
+                 if k in _BY_NAME and _BY_NAME[k].saved}
+        data = self.load() | given
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.path, data)

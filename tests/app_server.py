@@ -16,9 +16,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -51,15 +52,25 @@ def free_port() -> int:
 
 
 class AppServer:
-    """One ``python app.py --no-browser`` process."""
+    """One ``python app.py --no-browser`` process.
 
-    def __init__(self, home: Path, log_path: Path, *, env: dict[str, str] | None = None):
+    ``args``: more command-line flags. When the server asks for a key (its start-up line prints the address
+    with ``?key=``), :attr:`key` holds it; :meth:`login` opens that address once, as a browser would, and
+    every request after it carries the cookie it set. :attr:`headers` go with every request (a ``Host``
+    header can stand in for a machine name); every request still goes to 127.0.0.1."""
+
+    def __init__(self, home: Path, log_path: Path, *, env: dict[str, str] | None = None,
+                 args: Sequence[str] = ()):
         self.home = Path(home)
         self.log_path = Path(log_path)
         self.extra_env = dict(env or {})
+        self.args = list(args)
         self.proc: subprocess.Popen | None = None
         self.url = ""
         self.port = 0
+        self.key: str | None = None
+        self.headers: dict[str, str] = {}
+        self.cookies: dict[str, str] = {}
         self._log = None
 
     def start(self) -> AppServer:
@@ -75,7 +86,7 @@ class AppServer:
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, str(REPO / "app.py"), "--no-browser", "--port", str(self.port)],
+            [sys.executable, str(REPO / "app.py"), "--no-browser", "--port", str(self.port), *self.args],
             cwd=str(REPO), env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             **kwargs,
         )
@@ -94,24 +105,41 @@ class AppServer:
         return f"{what}\n--- app.py log ({self.log_path}), last lines ---\n{self.log_tail()}"
 
     def wait_ready(self, timeout: float = 90.0) -> AppServer:
-        """Wait for the printed address, then for GET / to answer 200."""
+        """Wait for the printed address, then for GET / to answer (200; 401 when a key is asked)."""
         assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(self.fail_message(f"app.py exited with status {self.proc.returncode}"))
             if not self.url:
-                found = re.search(r"(http://127\.0\.0\.1:\d+/)", self.log_text())
+                found = re.search(r"(http://127\.0\.0\.1:\d+/)(\?key=([\w.~-]+))?", self.log_text())
                 if found:
-                    self.url = found.group(1)
+                    self.url, self.key = found.group(1), found.group(3)
             if self.url:
                 try:
-                    if requests.get(self.url, timeout=5).status_code == 200:
+                    answered = requests.get(self.url, headers=self.headers, timeout=5).status_code
+                    if answered == (401 if self.key else 200):
                         return self
                 except requests.RequestException:
                     pass
             time.sleep(0.1)
         raise RuntimeError(self.fail_message(f"app.py did not answer within {timeout:.0f} s"))
+
+    def login(self) -> AppServer:
+        """Open the printed address with its key, as a browser does: the cookie it sets is kept."""
+        r = requests.get(f"{self.url}?key={self.key}", headers=self.headers, allow_redirects=False,
+                         timeout=30)
+        assert r.status_code == 303, self.fail_message(f"/?key= answered {r.status_code}: {r.text[:500]}")
+        self.cookies.update(r.cookies.get_dict())
+        assert self.cookies, r.headers
+        return self
+
+    def loopback(self, url: str) -> str:
+        """``url`` (perhaps built by the page from a Host header naming another machine) on 127.0.0.1."""
+        if not url.startswith("http"):
+            return self.url.rstrip("/") + "/" + url.lstrip("/")
+        parts = urlsplit(url)
+        return self.url.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """Stop the server cleanly (kill it if it does not stop in time); its exit status."""
@@ -140,7 +168,7 @@ class AppServer:
     def upload(self, path: Path, name: str | None = None) -> dict[str, Any]:
         """POST /gradio_api/upload; the FileData the page then sends for a gr.File input."""
         with open(path, "rb") as f:
-            r = requests.post(f"{self.url}gradio_api/upload",
+            r = requests.post(f"{self.url}gradio_api/upload", headers=self.headers, cookies=self.cookies,
                               files=[("files", (name or Path(path).name, f))], timeout=60)
         assert r.status_code == 200, self.fail_message(f"upload answered {r.status_code}: {r.text}")
         server_path = r.json()[0]
@@ -149,16 +177,14 @@ class AppServer:
 
     def run(self, api_name: str, data: list[Any], session_hash: str) -> list[Any]:
         """POST /gradio_api/run/<api_name> (what a queue=False event of the page sends); the output values."""
-        r = requests.post(f"{self.url}gradio_api/run/{api_name}",
+        r = requests.post(f"{self.url}gradio_api/run/{api_name}", headers=self.headers, cookies=self.cookies,
                           json={"data": data, "session_hash": session_hash}, timeout=60)
         assert r.status_code == 200, self.fail_message(
             f"{api_name} answered {r.status_code}: {r.text[:2000]}")
         return r.json()["data"]
 
     def get(self, url: str) -> requests.Response:
-        if not url.startswith("http"):
-            url = self.url.rstrip("/") + "/" + url.lstrip("/")
-        return requests.get(url, timeout=60)
+        return requests.get(self.loopback(url), headers=self.headers, cookies=self.cookies, timeout=60)
 
 
 def is_skip(value: Any) -> bool:

@@ -111,3 +111,32 @@ def app_server_started(tmp_path_factory):
 def app_server(app_server_started):
     """The app server of ``app_server_started``, answering HTTP."""
     return app_server_started.wait_ready()
+
+
+# The name another computer would open the page by, in the network-mode tests. A reserved name (.test never
+# resolves): requests go to 127.0.0.1 with it in their Host header, Chromium maps it to 127.0.0.1.
+NETWORK_NAME = "studio-pc.test"
+
+
+@pytest.fixture(scope="session")
+def network_server(tmp_path_factory):
+    """``python app.py`` as other computers reach it, with the digits model: bound to 127.0.0.1 but also
+    answering as ``studio-pc.test`` (``--allow-host``, as behind a reverse proxy or a machine name), so it
+    asks for a key, which it makes at start and prints. Its requests carry ``Host: studio-pc.test:<port>``
+    and go to 127.0.0.1. GRADIO_SSR_MODE and GRADIO_NUM_WORKERS are set to show that they cannot open
+    servers beside the guard. Call ``login()`` for the cookie a browser gets from the printed address."""
+    from tests.app_server import ARTIFACTS, DIGITS_MODEL, AppServer, make_home
+
+    home = make_home(tmp_path_factory.mktemp("network-home"), {"digits": DIGITS_MODEL})
+    server = AppServer(home, ARTIFACTS / "network-server.log", args=["--allow-host", NETWORK_NAME],
+                       env={"CHUNKY_BATCH_SIZE": "1", "CHUNKY_CHUNK_SECONDS": "10",
+                            "GRADIO_SSR_MODE": "true", "GRADIO_NUM_WORKERS": "2"})
+    server.start()
+    try:
+        server.wait_ready()
+        server.headers = {"Host": f"{NETWORK_NAME}:{server.port}"}
+        yield server
+    finally:
+        code = server.stop()
+    assert code == 0 and "Chunky stopped." in server.log_text(), server.fail_message(
+        f"app.py did not stop cleanly (exit status {code})")

@@ -1,6 +1,7 @@
 """The page in a real Chromium (Debian's /usr/bin/chromium driven by Playwright), against the real app.py
 with the digits test model: upload, transcribe, watch the progress, read the transcript, download the
-SRT, cancel a long job. A screenshot of the finished page goes to tests/_artifacts/finished-page.png."""
+SRT, cancel a long job, record from the microphone; and the page as another computer opens it, with the
+key (network mode). A screenshot of the finished page goes to tests/_artifacts/finished-page.png."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 import srt
 
 from tests.app_server import ARTIFACTS, AUDIO, truth
-from tests.conftest import skip_or_fail
+from tests.conftest import NETWORK_NAME, skip_or_fail
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -23,6 +24,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps",
     # A microphone that plays a beep, and no permission prompt.
     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+    # The name another computer opens the page by, in network mode: 127.0.0.1 here, never a DNS lookup.
+    f"--host-resolver-rules=MAP {NETWORK_NAME} 127.0.0.1",
 ]
 DIGITS = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
 WAIT_MS = 120_000
@@ -227,3 +230,119 @@ def test_record_from_the_microphone_and_transcribe(page):
     expect(page.locator("#chunky-progress")).to_contain_text("microphone-")
     expect(page.locator("#chunky-downloads a[download$='.srt']")).to_have_count(1)
     expect(mic.locator("button[aria-label='Download']")).to_have_count(0)  # emptied once queued
+
+
+def test_pick_a_preset_and_formats_download_the_edl_and_fcpxml_and_export_again(page, tmp_path):
+    import opentimelineio as otio
+    from playwright.sync_api import expect
+
+    expected = truth()["sentence-3.flac"].split()
+    page.get_by_text("Subtitles, timecode and formats").click()
+    page.locator("#chunky-preset input").click()
+    page.get_by_role("option", name="Broadcast: 37 characters, 2 lines").click()
+    expect(page.locator("#chunky-max-chars input")).to_have_value("37")  # the preset's rules filled in
+    formats = page.locator("#chunky-formats")
+    for label in ("EDL: CMX 3600 EDL with a locator per marker",
+                  "FCPXML: Final Cut Pro XML (captions or markers)"):
+        formats.get_by_label(label).check()
+    page.locator("#chunky-start-timecode input, #chunky-start-timecode textarea").fill("01:00:00:00")
+    page.locator("#chunky-markers").get_by_label("Cue").check()
+    upload(page, AUDIO / "sentence-3.flac")
+    page.get_by_role("button", name="Transcribe", exact=True).click()
+    expect(page.locator('#chunky-progress .chunky-job[data-state="done"]')).to_be_visible(timeout=WAIT_MS)
+
+    def download(name: str) -> Path:
+        link = page.locator(f'#chunky-downloads a[download="{name}"]')
+        expect(link).to_be_visible()
+        with page.expect_download() as info:
+            link.click()
+        saved = tmp_path / name
+        info.value.save_as(saved)
+        return saved
+
+    edl = otio.adapters.read_from_string(download("sentence-3.edl").read_text(encoding="utf-8"),
+                                         adapter_name="cmx_3600", rate=25)
+    track = edl.tracks[0]
+    clips = list(track.find_clips())
+    assert clips and " ".join(m.name for c in clips for m in c.markers).split() == expected
+    first = track.range_of_child(clips[0]).start_time - track.source_range.start_time
+    assert first.to_timecode().startswith("01:00:0")  # on the timeline from 01:00:00:00, audio at 25 fps
+
+    [timeline] = otio.adapters.read_from_string(download("sentence-3.fcpxml").read_text(encoding="utf-8"),
+                                                adapter_name="fcpx_xml")
+    [clip] = list(timeline.find_clips())
+    assert clip.name == "sentence-3"
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring((tmp_path / "sentence-3.fcpxml").read_text(encoding="utf-8"))
+    captions = root.findall(".//asset-clip/caption")
+    assert " ".join(c.find("./text/text-style").text.replace("\n", " ") for c in captions).split() == expected
+    assert root.find(".//sequence").get("tcStart") == "3600s"
+    srt_cues = list(srt.parse(download("sentence-3.srt").read_text(encoding="utf-8")))
+    assert all(len(line) <= 37 for c in srt_cues for line in c.content.splitlines())
+    assert srt_cues[0].start.total_seconds() >= 3600  # SRT keeps milliseconds, with the offset
+
+    # Export the finished job again with the social preset: new files, nothing transcribed again.
+    page.locator("#chunky-preset input").click()
+    page.get_by_role("option", name="Social: one line of 32").click()
+    page.get_by_role("button", name="Export this job again with the subtitle and format choices").click()
+    expect(page.locator("#chunky-progress")).to_contain_text("Exported again:")
+    expect(page.locator("#chunky-progress")).to_contain_text("sentence-3-social.srt")
+    social = list(srt.parse(download("sentence-3-social.srt").read_text(encoding="utf-8")))
+    assert all(len(c.content.splitlines()) == 1 and len(c.content) <= 32 for c in social)
+    assert " ".join(c.content for c in social).split() == expected
+    expect(page.locator('#chunky-downloads a[download="sentence-3.srt"]')).to_have_count(1)  # still there
+    page.screenshot(path=str(ARTIFACTS / "export-controls.png"), full_page=True)
+
+
+def test_another_computer_opens_the_page_with_the_key(browser, network_server, tmp_path):
+    """Network mode: the page by a machine name, as another computer opens it. Without the key only the
+    "enter the key" page shows; a wrong key is refused; the right one opens the page (and leaves the
+    address bar), and everything works through the cookie it set: upload, transcribe, download. The
+    address Chunky prints (with ?key=) does the same in one click."""
+    from playwright.sync_api import expect
+
+    server = network_server
+    address = f"http://{NETWORK_NAME}:{server.port}/"
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1440, "height": 1000})
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(30_000)
+        response = tab.goto(address)
+        assert response is not None and response.status == 401
+        expect(tab.get_by_role("heading", name="Chunky asks for its key")).to_be_visible()
+        expect(tab.locator("#chunky-transcribe")).to_have_count(0)
+        tab.locator("#key").fill("not-the-right-key-at-all")
+        tab.get_by_role("button", name="Open Chunky").click()
+        expect(tab.get_by_role("alert")).to_contain_text("not right")
+        tab.locator("#key").fill(server.key)
+        tab.get_by_role("button", name="Open Chunky").click()
+        expect(tab.locator("#chunky-transcribe")).to_be_visible()
+        assert tab.url == address
+        (cookie,) = [c for c in context.cookies() if c["name"] == f"chunky-key-{server.port}"]
+        assert cookie["httpOnly"] and cookie["domain"] == NETWORK_NAME and server.key not in cookie["value"]
+
+        upload(tab, AUDIO / "sentence-1.flac")
+        tab.get_by_role("button", name="Transcribe", exact=True).click()
+        expect(tab.locator('#chunky-progress .chunky-job[data-state="done"]')).to_be_visible(timeout=WAIT_MS)
+        assert words_of(transcript(tab)) == truth()["sentence-1.flac"].split()
+        link = tab.locator('#chunky-downloads a[download="sentence-1.srt"]')
+        with tab.expect_download() as info:
+            link.click()
+        saved = tmp_path / "network.srt"
+        info.value.save_as(saved)
+        cues = list(srt.parse(saved.read_text(encoding="utf-8")))
+        assert " ".join(c.content for c in cues).split() == truth()["sentence-1.flac"].split()
+    finally:
+        context.close()
+
+    fresh = browser.new_context()
+    try:
+        tab = fresh.new_page()
+        tab.set_default_timeout(30_000)
+        tab.goto(f"{address}?key={server.key}")  # the address of the start-up line
+        expect(tab.locator("#chunky-transcribe")).to_be_visible()
+        assert tab.url == address  # the key left the address bar
+        expect(tab.locator("#chunky-status-box")).to_be_visible()
+    finally:
+        fresh.close()

@@ -140,7 +140,9 @@ def test_every_format_round_trips_through_its_parser(ten_minute_transcript, tmp_
     import webvtt
 
     transcript, _ = ten_minute_transcript
-    paths = export.write_outputs(transcript, tmp_path, "ten minutes", export.FORMATS)
+    cues = export.render(transcript).cues  # the streaming preset, as the engine's segments
+    assert [c.text for c in cues] == [s.text for s in transcript.segments]
+    paths = export.write_outputs(transcript, tmp_path, "ten minutes", export.DEFAULT_FORMATS)
     by_ext = {Path(p).suffix: Path(p) for p in paths}
     assert set(by_ext) == {".txt", ".srt", ".vtt", ".json", ".csv"}
     assert not list(tmp_path.glob("*.partial"))
@@ -148,20 +150,20 @@ def test_every_format_round_trips_through_its_parser(ten_minute_transcript, tmp_
 
     assert by_ext[".txt"].read_text("utf-8").split() == words
 
-    cues = list(srt.parse(by_ext[".srt"].read_text("utf-8")))
-    assert " ".join(c.content for c in cues).split() == words
-    assert len(cues) == len(transcript.segments)
-    for cue, seg in zip(cues, transcript.segments, strict=True):
-        assert cue.start.total_seconds() == pytest.approx(seg.start, abs=0.001)
-        assert cue.end.total_seconds() == pytest.approx(seg.end, abs=0.001)
+    parsed = list(srt.parse(by_ext[".srt"].read_text("utf-8")))
+    assert " ".join(c.content for c in parsed).split() == words
+    assert len(parsed) == len(cues)
+    for cue, c in zip(parsed, cues, strict=True):
+        assert cue.start.total_seconds() == pytest.approx(c.start, abs=0.001)
+        assert cue.end.total_seconds() == pytest.approx(c.end, abs=0.001)
         assert all(len(line) <= 42 for line in cue.content.splitlines())
 
     vtt = webvtt.read(str(by_ext[".vtt"]))
     assert " ".join(c.text for c in vtt).split() == words
-    assert len(vtt) == len(transcript.segments)
-    for cue, seg in zip(vtt, transcript.segments, strict=True):
+    assert len(vtt) == len(cues)
+    for cue, c in zip(vtt, cues, strict=True):
         h, m, sec = cue.start.split(":")
-        assert int(h) * 3600 + int(m) * 60 + float(sec) == pytest.approx(seg.start, abs=0.001)
+        assert int(h) * 3600 + int(m) * 60 + float(sec) == pytest.approx(c.start, abs=0.001)
 
     data = json.loads(by_ext[".json"].read_text("utf-8"))
     assert data["text"].split() == words and data["duration"] == pytest.approx(transcript.duration)
@@ -172,10 +174,34 @@ def test_every_format_round_trips_through_its_parser(ten_minute_transcript, tmp_
 
     with by_ext[".csv"].open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["start", "end", "text"]
+    assert list(rows[0])[:2] == ["start", "end"] and list(rows[0])[-1] == "text"
     assert " ".join(r["text"] for r in rows).split() == words
-    starts = [s.start for s in transcript.segments]
-    assert [float(r["start"]) for r in rows] == pytest.approx(starts, abs=0.001)
+    assert [float(r["start"]) for r in rows] == pytest.approx([c.start for c in cues], abs=0.001)
+
+
+def test_streaming_layout_of_ten_minutes_of_speech(ten_minute_transcript) -> None:
+    """The streaming preset on the assembled 10-minute recording: no cue over 42 characters a line or 2
+    lines, and the cues over 20 characters per second counted (none unless the speech itself is faster:
+    more characters than 20 a second over all the time until the next cue)."""
+    from chunky.export import ExportOptions
+    from chunky.transcript.layout import PRESETS
+
+    transcript, _ = ten_minute_transcript
+    doc = export.render(transcript, ExportOptions(rules=PRESETS["streaming"], fps="25"))
+    cues = doc.cues
+    over_chars = [c for c in cues if any(len(line) > 42 for line in c.lines)]
+    over_lines = [c for c in cues if len(c.lines) > 2]
+    over_cps = [c for c in cues if len(c.text) / max(c.end - c.start, 1e-9) > 20 + 1e-6]
+    gap = 2 / 25
+    too_fast = [c for k, c in enumerate(cues) if len(c.text) / (
+        (cues[k + 1].start - gap if k + 1 < len(cues) else transcript.duration) - c.start) > 20]
+    print(f"\n10-minute recording, streaming preset: {len(cues)} cues, {len(over_chars)} over 42 characters "
+          f"a line, {len(over_lines)} over 2 lines, {len(over_cps)} over 20 characters per second "
+          f"({len(too_fast)} where the speech itself is faster); broken rules: {doc.cue_layout.broken}")
+    assert len(cues) > 50
+    assert over_chars == [] and over_lines == []
+    assert len(over_cps) == len(too_fast) == doc.cue_layout.broken.get("max_cps", 0)
+    assert [w for c in cues for w in c.words] == transcript.words
 
 
 def test_cancel_between_chunks_keeps_the_finished_part(engine, ten_minutes) -> None:
@@ -244,8 +270,12 @@ def test_a_model_without_timestamps_still_gives_the_text(engine, monkeypatch, tm
     assert wer([t.word for t in truth], long.text.split()) <= 0.05
     import srt
 
+    # Without word times the words are spread over each segment, then laid out like any others.
     cues = list(srt.parse(export.get_writer("srt").format(long)))
-    assert len(cues) == len(long.segments)
+    assert " ".join(c.content.replace("\n", " ") for c in cues).split() == long.text.split()
+    assert len(cues) >= len(long.segments)
+    assert all(len(line) <= 42 for c in cues for line in c.content.splitlines())
+    assert cues[-1].end.total_seconds() <= long.duration + 0.001
 
 
 def test_out_of_gpu_memory_halves_the_batch_and_goes_on(engine, ten_minutes, ten_minute_transcript,

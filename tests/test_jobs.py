@@ -15,11 +15,11 @@ import pytest
 from chunky.asr.options import PartialTranscriptCancelled, Progress
 from chunky.base.errors import AudioError
 from chunky.base.names import safe_stem, unique_stems
-from chunky.export import FORMATS
+from chunky.export import DEFAULT_FORMATS as FORMATS
 from chunky.jobs import runner as jobs_module
 from chunky.jobs.runner import RESERVED_STEMS, JobRunner
 from chunky.jobs.state import FileState, JobState
-from chunky.transcript.cues import SubtitleLimits, build_transcript
+from chunky.transcript.cues import build_transcript
 from chunky.transcript.model import Word
 
 WAIT = 5.0  # seconds; only reached when something is broken
@@ -70,7 +70,7 @@ class FakeEngine:
         report(Progress("transcribing", 0.0, total, 0, len(steps), []))
         for k, line in enumerate(steps):
             if cancel.is_set():
-                partial = build_transcript(list(words), total, model, str(path), SubtitleLimits())
+                partial = build_transcript(list(words), total, model, str(path))
                 raise PartialTranscriptCancelled(f"Cancelled after {k} of {len(steps)} lines.", partial)
             if line[0] == "!gate":
                 gate, reached = self.gate(line[1])
@@ -88,7 +88,7 @@ class FakeEngine:
             time.sleep(self.step)
             words.append(Word(line[0], float(line[1]), float(line[2]), None))
             report(Progress("transcribing", float(line[2]), total, k + 1, len(steps), list(words)))
-        transcript = build_transcript(words, total, model, str(path), SubtitleLimits())
+        transcript = build_transcript(words, total, model, str(path))
         report(Progress("done", total, total, len(steps), len(steps), transcript.words))
         return transcript
 
@@ -448,14 +448,14 @@ def test_unique_stems_ignore_case_and_reserve_job():
 
 
 def test_a_file_that_cannot_be_saved_fails_alone(runner, engine, audio, monkeypatch):
-    real = jobs_module.export.write_outputs
+    real = jobs_module.export.export_files
 
     def flaky(transcript, out_dir, stem, *args):
         if stem == "locked":
             raise PermissionError(13, "Permission denied", str(out_dir / "locked.txt"))
         return real(transcript, out_dir, stem, *args)
 
-    monkeypatch.setattr(jobs_module.export, "write_outputs", flaky)
+    monkeypatch.setattr(jobs_module.export, "export_files", flaky)
     job = runner.submit("A", [audio("locked.wav", speech("kept")), audio("free.wav", speech("free"))], "m")
     snap = runner.wait(job, WAIT)
     assert snap.state is JobState.PARTIAL
@@ -463,3 +463,69 @@ def test_a_file_that_cannot_be_saved_fails_alone(runner, engine, audio, monkeypa
     assert locked.state is FileState.FAILED and locked.text == "kept" and not locked.outputs
     assert "could not be saved" in (locked.error or "") and "Permission denied" in (locked.error or "")
     assert free.state is FileState.DONE and all(p.is_file() for p in free.outputs)
+
+
+def test_jobs_keep_their_json_report_broken_rules_and_export_again(engine, outputs, audio):
+    from chunky.export import ExportOptions
+    from chunky.transcript.layout import PRESETS
+
+    timing_asked: list[Path] = []
+
+    def media_timing(path: Path) -> dict[str, str]:
+        timing_asked.append(path)
+        return {"fps": "25", "start_timecode": "10:00:00:00"}
+
+    r = JobRunner(engine, outputs, ("srt",), media_timing=media_timing)
+    # 24 words, one every 0.1 s: faster than anyone reads.
+    fast = "".join(f"w{i} {i * 0.1:.2f} {i * 0.1 + 0.09:.2f}\n" for i in range(24))
+    job = r.submit("A", [audio("fast.wav", fast)], "m", formats=["srt", "edl"],
+                   export_options=ExportOptions(start_timecode="01:00:00:00"))
+    snap = r.wait(job, WAIT)
+    assert snap.state is JobState.DONE
+    [f] = snap.files
+    assert [p.name for p in f.outputs] == ["fast.srt", "fast.edl", "fast.json"]  # the JSON is always kept
+    assert f.rule_breaks and "read faster than 20 characters per second" in f.rule_breaks[0]
+    assert timing_asked == [f.source]
+    saved = json.loads((outputs / job / "fast.json").read_text(encoding="utf-8"))
+    assert saved["media"] == {"fps": "25", "start_timecode": "10:00:00:00"}
+    assert saved["timecode"]["start"] == "01:00:00:00"  # the job's start timecode wins over the video's
+    original = (outputs / job / "fast.json").read_bytes()
+
+    social = ExportOptions(rules=PRESETS["social"])
+    written = r.export_again(job, "A", social, ["srt", "json", "fcpxml"])
+    assert [p.name for p in written] == ["fast-social.srt", "fast-social.json", "fast-social.fcpxml"]
+    again = r.export_again(job, "A", social, ["srt"])
+    assert [p.name for p in again] == ["fast-social-2.srt"]  # never replaces an earlier export
+    assert (outputs / job / "fast.json").read_bytes() == original  # the transcript is never modified
+    redone = json.loads(written[1].read_text(encoding="utf-8"))
+    assert redone["layout"]["preset"] == "social" and redone["timecode"]["start"] == "10:00:00:00"
+    assert [w["word"] for w in redone["words"]] == [w["word"] for w in saved["words"]]
+    snap = r.snapshot(job)
+    assert {p.name for p in snap.outputs} >= {"fast-social.srt", "fast-social-2.srt", "fast.srt"}
+    with pytest.raises(KeyError):
+        r.export_again(job, "another tab", social)
+    assert r.shutdown(WAIT)
+
+    # After a restart the job, its new files and its rules are read back, and it can be exported again.
+    second = JobRunner(engine, outputs)
+    back = second.snapshot(job)
+    assert {p.name for p in back.files[0].outputs} == {p.name for p in snap.files[0].outputs}
+    assert back.files[0].rule_breaks == f.rule_breaks
+    redo = second.export_again(job, "new tab", ExportOptions(), ["txt"])
+    assert [p.name for p in redo] == ["fast-streaming.txt"]
+    assert second.shutdown(WAIT)
+
+
+def test_export_again_refuses_unfinished_jobs_and_jobs_without_a_transcript(runner, engine, audio):
+    from chunky.base.errors import ChunkyError
+    from chunky.export import ExportOptions
+
+    held, gate = block_worker(runner, engine, audio)
+    with pytest.raises(ChunkyError, match="not finished"):
+        runner.export_again(held, None, ExportOptions())
+    gate.set()
+    runner.wait(held, WAIT)
+    failed = runner.submit("A", [audio("bad.wav", "!chunky\n")], "m")
+    assert runner.wait(failed, WAIT).state is JobState.FAILED
+    with pytest.raises(ChunkyError, match="no finished transcript"):
+        runner.export_again(failed, "A", ExportOptions())

@@ -68,7 +68,7 @@ def test_a_job_from_submit_to_the_transcript_and_downloads(service, tmp_path):
     assert values["cancel"] is False
     choices, selected = values["picker"]
     assert selected and [job_id for _, job_id in choices] == [selected]
-    assert service.saved.load() == {"model": "demo"}, "the model choice is kept for the next start"
+    assert service.saved.load()["model"] == "demo", "the model choice is kept for the next start"
 
 
 def test_a_poll_sends_only_what_changed(service, tmp_path):

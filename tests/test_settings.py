@@ -10,7 +10,7 @@ import logging
 import pytest
 
 from chunky.base.retry import DEFAULT_DELAYS
-from chunky.export import FORMATS
+from chunky.export import DEFAULT_FORMATS
 from chunky.settings import (
     ENGINE_SETTINGS,
     OPTIONS,
@@ -33,7 +33,7 @@ def parse(argv: list[str], names=ENGINE_SETTINGS + SERVER_SETTINGS + ("formats",
 def test_defaults_come_from_nowhere():
     s = load_settings({})
     assert s == Settings()
-    assert s.formats == FORMATS and s.lock_retry_delays == DEFAULT_DELAYS
+    assert s.formats == DEFAULT_FORMATS and s.lock_retry_delays == DEFAULT_DELAYS
     assert {origin for _, _, origin in s.describe()} == {"default"}
 
 

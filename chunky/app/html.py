@@ -166,6 +166,11 @@ def progress_html(snap: JobSnapshot) -> str:
     for f in failed:
         text = f.error if f.name in f.error else f"{f.name}: {f.error}"
         parts.append(message_html("error" if state is JobState.FAILED else "warn", text))
+    for f in snap.files:
+        if f.rule_breaks and f.state in (FileState.DONE, FileState.CANCELLED):
+            who = f"{f.name}: " if n > 1 else ""
+            parts.append(f'<div class="chunky-msg info chunky-rules">{escape(who)}Subtitles: '
+                         f'{escape("; ".join(f.rule_breaks))} (the speech leaves no better layout).</div>')
     if state is JobState.CANCELLED:
         kept = [f for f in snap.files if f.partial or f.state is FileState.DONE]
         if kept:

@@ -22,10 +22,15 @@ from chunky.app.html import (
 )
 from chunky.app.service import Service
 from chunky.base.errors import ChunkyError
+from chunky.transcript.layout import DEFAULT_PRESET, PRESETS
 
 log = logging.getLogger(__name__)
 
 MAX_VIEWS = 1000  # tabs remembered (one small entry each; the oldest is forgotten first)
+# The page's export controls, in the order the page sends them (setting names of chunky.settings).
+EXPORT_FIELDS = ("formats", "subtitle_preset", "max_chars", "max_lines", "max_cps", "min_duration",
+                 "max_duration", "min_gap_frames", "fps", "start_timecode", "karaoke", "fcpxml", "markers")
+RULE_FIELDS = EXPORT_FIELDS[2:8]
 EARLIER_JOBS_SHOWN = 30  # jobs of earlier runs offered in the picker
 
 
@@ -35,6 +40,8 @@ class _View:
     flash: str | None = None  # an error that belongs to no job (nothing to transcribe, model missing)
     sent: dict[str, str] = field(default_factory=dict)  # fingerprints of what this tab was last sent
     version: int = 0  # bumped by every action; a poll that overlapped one does not record what it sent
+    choices: dict[str, Any] | None = None  # the export controls as this tab last sent them (None: defaults)
+    notice: str | None = None  # a message that belongs to the shown job (e.g. what an export wrote)
 
 
 class PageLogic:
@@ -63,7 +70,53 @@ class PageLogic:
             view.version += 1
             view.sent = {}
 
+    # --- the export controls
+
+    def initial_choices(self) -> dict[str, Any]:
+        """What the export controls show when a tab opens: the settings (settings.json's saved choices,
+        the environment, the command line), each rule at the preset's value unless it was changed."""
+        s = self.service.settings
+        values: dict[str, Any] = {"formats": list(s.formats), "subtitle_preset": s.subtitle_preset,
+                                  "fps": s.fps or "auto", "start_timecode": s.start_timecode or "",
+                                  "karaoke": s.karaoke, "fcpxml": s.fcpxml, "markers": s.markers}
+        rules = self.preset_values(s.subtitle_preset)
+        for name in RULE_FIELDS:
+            values[name] = getattr(s, name) if getattr(s, name) is not None else rules[name]
+        return values
+
+    @staticmethod
+    def preset_values(name: str) -> dict[str, Any]:
+        """The rule values of a preset, for the number fields (None: no limit of that kind)."""
+        rules = PRESETS.get(name or "", PRESETS[DEFAULT_PRESET])
+        return {"max_chars": rules.max_chars, "max_lines": rules.max_lines, "max_cps": rules.max_cps,
+                "min_duration": round(rules.min_duration, 3), "max_duration": rules.max_duration,
+                "min_gap_frames": rules.min_gap_frames}
+
     # --- actions
+
+    def set_choices(self, owner: str, choices: dict[str, Any]) -> None:
+        """Remember the tab's export controls (formats, preset, rules, timecode, ...) for its next job."""
+        view = self._view(owner)
+        with self._lock:
+            view.choices = dict(choices)
+
+    def export_again(self, owner: str) -> None:
+        """Write the shown job's files again with the tab's export choices; say what was written."""
+        view = self._view(owner)
+        if not view.job:
+            view.flash = "Choose a finished job (under \u201cYour jobs\u201d) to export it again."
+        else:
+            try:
+                written = self.service.export_again(owner, view.job, view.choices)
+            except ChunkyError as exc:
+                view.flash = str(exc)
+            except Exception as exc:  # a bug: say so on the page, keep the server going
+                log.exception("Exporting job %s again failed", view.job)
+                view.flash = f"Internal error: {type(exc).__name__}: {exc}"
+            else:
+                view.flash = None
+                view.notice = "Exported again: " + ", ".join(p.name for p in written)
+        self._touch(view)
 
     def submit(self, owner: str, files: list[str] | None, recording: str | None, model: str | None) -> bool:
         """Queue a job of the uploaded files plus the recording; False (and a message) if none was queued."""
@@ -78,14 +131,14 @@ class PageLogic:
             paths.append(Path(recording))
             names.append(f"microphone-{time.strftime('%Y%m%d-%H%M%S')}{Path(recording).suffix or '.wav'}")
         try:
-            job_id = self.service.submit(owner, paths, model, names)
+            job_id = self.service.submit(owner, paths, model, names, view.choices)
         except ChunkyError as exc:
             view.flash = str(exc)
         except Exception as exc:  # a bug: say so on the page, keep the server going
             log.exception("Submitting a job failed")
             view.flash = f"Internal error: {type(exc).__name__}: {exc}"
         else:
-            view.job, view.flash = job_id, None
+            view.job, view.flash, view.notice = job_id, None, None
             submitted = True
         self._touch(view)
         return submitted
@@ -104,7 +157,7 @@ class PageLogic:
             except KeyError:
                 job_id = None
         if job_id:
-            view.job, view.flash = job_id, None
+            view.job, view.flash, view.notice = job_id, None, None
         self._touch(view)
 
     # --- rendering
@@ -124,6 +177,8 @@ class PageLogic:
         parts = [message_html("error", view.flash)] if view.flash else []
         if snap is not None:
             parts.append(progress_html(snap))
+            if view.notice:
+                parts.append(message_html("info", view.notice))
             values["transcript"] = transcript_text(snap)
             values["downloads"] = [str(p) for p in snap.outputs if p.is_file()] or None
         else:

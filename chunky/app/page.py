@@ -15,8 +15,10 @@ parameter of a handler from its evaluated annotation.
 import logging
 from typing import Any
 
+from chunky.app import guard
 from chunky.app.html import jobs_html, setup_html, status_html, system_check_text
-from chunky.app.logic import PageLogic
+from chunky.app.logic import EXPORT_FIELDS, RULE_FIELDS, PageLogic
+from chunky.app.security import Access, access_for_settings
 from chunky.app.service import Service
 from chunky.app.style import CSS, INTRO
 
@@ -63,6 +65,7 @@ def build_page(service: Service):
                 with gr.Row():
                     refresh = gr.Button("↻ Look for new models", size="sm", elem_id="chunky-refresh",
                                         scale=0, min_width=200)
+                controls = export_controls(gr, logic.initial_choices())
                 with gr.Row():
                     transcribe = gr.Button("Transcribe", variant="primary", elem_id="chunky-transcribe",
                                            scale=3)
@@ -80,9 +83,11 @@ def build_page(service: Service):
                 transcript = gr.Textbox(label="Transcript", lines=16, max_lines=40, interactive=False,
                                         buttons=["copy"], elem_id="chunky-transcript",
                                         placeholder="The transcript appears here, with [hh:mm:ss] times.")
-                downloads = gr.File(label="Downloads: TXT, SRT, VTT, JSON, CSV (and a ZIP for several files)",
+                downloads = gr.File(label="Downloads (and a ZIP for several files)",
                                     file_count="multiple", interactive=False, elem_id="chunky-downloads",
                                     visible=False)
+                export_again = gr.Button("Export this job again with the subtitle and format choices",
+                                         size="sm", elem_id="chunky-export-again")
         with gr.Accordion("System check: GPU, drivers, folders, models", open=False):
             with gr.Row():
                 check = gr.Button("Run the system check", size="sm", elem_id="chunky-check-button", scale=0,
@@ -113,6 +118,25 @@ def build_page(service: Service):
                     out.append(changed[key])
             return out
 
+        # Gradio passes gr.Request only to a named parameter: the export fields are spelled out.
+        def on_choices(formats, subtitle_preset, max_chars, max_lines, max_cps, min_duration, max_duration,
+                       min_gap_frames, fps, start_timecode, karaoke, fcpxml, markers, request: gr.Request):
+            values = locals()
+            logic.set_choices(owner_of(request), {k: values[k] for k in EXPORT_FIELDS})
+
+        def on_preset(name):
+            values = PageLogic.preset_values(name)
+            return [values[k] for k in RULE_FIELDS]
+
+        def on_export_again(formats, subtitle_preset, max_chars, max_lines, max_cps, min_duration,
+                            max_duration, min_gap_frames, fps, start_timecode, karaoke, fcpxml, markers,
+                            request: gr.Request):
+            values = locals()
+            owner = owner_of(request)
+            logic.set_choices(owner, {k: values[k] for k in EXPORT_FIELDS})
+            logic.export_again(owner)
+            return to_updates(logic.render(owner, force=True))
+
         def on_transcribe(files_in, recording_in, model_in, request: gr.Request):
             owner = owner_of(request)
             submitted = logic.submit(owner, files_in, recording_in, model_in)
@@ -142,8 +166,15 @@ def build_page(service: Service):
             return system_check_text(service)
 
         quiet = {"queue": False, "show_progress": "hidden"}
-        transcribe.click(on_transcribe, [files, recording, model], [*outputs, files, recording],
-                         api_name="transcribe", **quiet)
+        choice_inputs = [controls[k] for k in EXPORT_FIELDS]
+        # The export choices go first (their own call), then the job: the transcribe call keeps its inputs.
+        transcribe.click(on_choices, choice_inputs, None, api_name="export_choices", **quiet).then(
+            on_transcribe, [files, recording, model], [*outputs, files, recording], api_name="transcribe",
+            **quiet)
+        preset = controls["subtitle_preset"]
+        rule_fields = [controls[k] for k in RULE_FIELDS]
+        preset.input(on_preset, [preset], rule_fields, api_name="preset_rules", **quiet)
+        export_again.click(on_export_again, choice_inputs, outputs, api_name="export_again", **quiet)
         cancel.click(on_cancel, None, outputs, api_name="cancel", **quiet)
         timer.tick(on_poll, None, outputs, api_name="poll", **quiet)
         picker.input(on_pick, [picker], outputs, api_name="show_job", **quiet)
@@ -153,8 +184,62 @@ def build_page(service: Service):
     return page
 
 
-def launch_kwargs(service: Service) -> dict[str, Any]:
-    """Settings for ``Blocks.launch`` (the server and the security-relevant ones)."""
+def export_controls(gr, values: dict[str, Any]) -> dict[str, Any]:
+    """The subtitle, timecode and format controls (closed by default), keyed by EXPORT_FIELDS."""
+    from chunky.export import WRITERS
+    from chunky.transcript.layout import PRESETS
+    from chunky.transcript.timecode import RATES
+
+    c: dict[str, Any] = {}
+    with gr.Accordion("Subtitles, timecode and formats", open=False, elem_id="chunky-export"):
+        c["formats"] = gr.CheckboxGroup(
+            choices=[(f"{name.upper()}: {w.label}", name) for name, w in WRITERS.items()],
+            value=values["formats"], label="Formats to produce", elem_id="chunky-formats")
+        with gr.Row():
+            c["subtitle_preset"] = gr.Dropdown(
+                choices=[("Streaming: 42 characters, 2 lines, 20 cps", "streaming"),
+                         ("Broadcast: 37 characters, 2 lines", "broadcast"),
+                         ("Social: one line of 32", "social"), ("Word by word", "word"),
+                         ("Paragraphs", "paragraph")],
+                value=values["subtitle_preset"], label="Subtitle rules", elem_id="chunky-preset")
+            c["fps"] = gr.Dropdown(choices=[("From the video (else 25)", "auto")]
+                                   + [(r.describe(), label) for label, r in RATES.items()],
+                                   value=values["fps"], label="Frame rate", elem_id="chunky-fps")
+            c["start_timecode"] = gr.Textbox(value=values["start_timecode"], label="Start timecode",
+                                             placeholder="from the video, else 00:00:00:00",
+                                             elem_id="chunky-start-timecode", max_lines=1)
+        with gr.Row():
+            c["max_chars"] = gr.Number(values["max_chars"], label="Characters per line", precision=0,
+                                       minimum=1, elem_id="chunky-max-chars")
+            c["max_lines"] = gr.Number(values["max_lines"], label="Lines", precision=0, minimum=1,
+                                       elem_id="chunky-max-lines")
+            c["max_cps"] = gr.Number(values["max_cps"], label="Characters per second", minimum=1,
+                                     elem_id="chunky-max-cps")
+        with gr.Row():
+            c["min_duration"] = gr.Number(values["min_duration"], label="Shortest cue, s", minimum=0,
+                                          elem_id="chunky-min-duration")
+            c["max_duration"] = gr.Number(values["max_duration"], label="Longest cue, s", minimum=0.1,
+                                          elem_id="chunky-max-duration")
+            c["min_gap_frames"] = gr.Number(values["min_gap_frames"], label="Gap between cues, frames",
+                                            precision=0, minimum=0, elem_id="chunky-min-gap")
+        with gr.Row():
+            c["fcpxml"] = gr.Radio([("Captions", "captions"), ("Markers", "markers")], value=values["fcpxml"],
+                                   label="FCPXML carries", elem_id="chunky-fcpxml")
+            c["markers"] = gr.Radio([("Paragraph", "paragraph"), ("Speaker turn", "speaker"), ("Cue", "cue")],
+                                    value=values["markers"], label="One marker per", elem_id="chunky-markers")
+            c["karaoke"] = gr.Checkbox(values["karaoke"], label="ASS: karaoke timing per word",
+                                       elem_id="chunky-karaoke")
+        gr.HTML('<div class="chunky-where">Picking a preset fills in its rules; change any of them for this '
+                f"and later jobs (an empty field: the preset's). {len(PRESETS)} presets; the formats and how "
+                "to import them into Premiere Pro, Resolve, Final Cut Pro and Media Composer: "
+                "docs/output-formats.md.</div>")
+    return c
+
+
+def launch_kwargs(service: Service, access: Access | None = None) -> dict[str, Any]:
+    """Settings for ``Blocks.launch`` (the server and the security-relevant ones). ``access``: who may use
+    the page (:mod:`chunky.app.security`; by default the rules for the service's settings), enforced on
+    every request by :mod:`chunky.app.guard`."""
     import gradio as gr
 
     theme = gr.themes.Soft(
@@ -171,4 +256,5 @@ def launch_kwargs(service: Service) -> dict[str, Any]:
         "css": CSS,
         "show_error": True,
         "quiet": True,
+        **guard.launch_kwargs(access or access_for_settings(service.settings)),
     }

@@ -11,7 +11,9 @@ import sys
 import threading
 import webbrowser
 from collections.abc import Callable, Sequence
+from urllib.parse import quote, urlsplit
 
+from chunky.app.security import Access, access_for_settings, is_loopback, this_computer
 from chunky.base import retry
 from chunky.bootstrap import paths
 from chunky.settings import ENGINE_SETTINGS, SERVER_SETTINGS, add_arguments, flags_from, settings_for
@@ -49,6 +51,33 @@ def browser_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+def with_key(url: str, key: str | None) -> str:
+    """``url`` with ``?key=...`` when a key is asked (the page then keeps it in a cookie)."""
+    return f"{url}?key={quote(key, safe='-')}" if key else url
+
+
+def start_lines(access: Access, host: str, port: int, addresses: Sequence[str] = ()) -> list[str]:
+    """The start-up lines: where to open the page on this PC and, when other computers can reach it, on
+    those. The only lines that ever show the key."""
+    key = access.key
+    here = with_key(browser_url(host, port), key)
+    lines = ["  Chunky is running. Open this address in your browser:", "", f"      {here}", ""]
+    if access.network:
+        everywhere = host in ("0.0.0.0", "::", "")
+        names = sorted(n for n in access.names if "." not in n) + list(addresses) if everywhere else []
+        others = [u for u in dict.fromkeys(with_key(browser_url(n, port), key) for n in names) if u != here]
+        lines.append(f"  Listening on {host}: other computers on the network can open "
+                     + ("one of these:" if others else "this address."))
+        lines += [f"      {url}" for url in others] + [""]
+    for name, named_port in access.proxied:
+        shown = (f"[{name}]" if ":" in name else name) + (f":{named_port}" if named_port else "")
+        lines.append(f"  Also answers as {shown} (a reverse proxy): add ?key={key} to that address.")
+    if key:
+        lines += ["  The key is asked once per browser. Keep it private: with it, anyone who can reach this",
+                  "  page can read your transcripts.", ""]
+    return lines
+
+
 def serve(page, kwargs: dict, host: str, first_port: int, share: bool) -> int:
     """Launch ``page`` on ``first_port`` or the next free one; return the port."""
     last_error: Exception | None = None
@@ -80,24 +109,28 @@ def main(argv: Sequence[str] | None = None, *,
     from chunky.app.page import build_page, launch_kwargs
     from chunky.app.service import Service
 
+    names, addresses = this_computer() if not is_loopback(settings.host) else ([], [])
+    access = access_for_settings(settings, machine_names=names)  # Host/Origin rules, the key if asked
     service = Service(app_paths, settings, os.environ)
     page = build_page(service)
     try:
-        port = serve(page, launch_kwargs(service), settings.host, settings.port, settings.share)
+        port = serve(page, launch_kwargs(service, access), settings.host, settings.port, settings.share)
     except OSError as exc:
         print(f"Chunky could not start its web server: {exc}", file=sys.stderr)
         service.shutdown(timeout=2.0)
         return 1
+    share_url = getattr(page, "share_url", None)
+    if share_url:
+        access.allow_names(urlsplit(share_url).hostname or "")
     service.start()  # the job runner, and the warm-up thread (imports NeMo, loads the default model)
-    url = browser_url(settings.host, port)
+    url = with_key(browser_url(settings.host, port), access.key)
     if port != settings.port:
         print(f"Port {settings.port} is in use; using {port} instead.")
     banner = "=" * 64
-    print(f"\n{banner}\n  Chunky is running. Open this address in your browser:\n\n      {url}\n", flush=True)
-    if getattr(page, "share_url", None):
-        print(f"  Public share link (anyone with it can use this Chunky): {page.share_url}\n")
-    if settings.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"  Listening on {settings.host}: other computers on the network can reach this page.\n")
+    print("\n".join(["", banner, *start_lines(access, settings.host, port, addresses)]), flush=True)
+    if share_url:
+        print(f"  Public share link (anyone with it and the key can use this Chunky): "
+              f"{with_key(share_url.rstrip('/') + '/', access.key)}\n")
     print(f"  Press Ctrl+C in this window to stop Chunky.\n{banner}\n", flush=True)
     if settings.open_browser and browser_opener is not None:
         try:

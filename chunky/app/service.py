@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING
 
 from chunky.base.errors import ChunkyError, ModelNotFoundError
 from chunky.bootstrap import AppPaths
+from chunky.export import ExportOptions
 from chunky.jobs.runner import JobRunner
 from chunky.models.catalogue import choose_model, missing_model_message
 from chunky.models.store import ModelInfo, ModelStore
-from chunky.settings import SavedSettings, Settings
+from chunky.settings import EXPORT_SETTINGS, SavedSettings, Settings, parse_choices, with_choices
 from chunky.transcript.model import Transcript
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class Service:
         self.saved = SavedSettings(self.paths.model_cache)
         self.store = ModelStore(self.paths.local_models, self.paths.extracted)
         self.runner = JobRunner(self._transcribe, self.paths.outputs, self.settings.formats,
-                                duration_of=self._duration_of)
+                                duration_of=self._duration_of, media_timing=self._media_timing)
         self._last_model = self.settings.model
         self.manager = None  # chunky.models.manager.ModelManager, after the warm-up
         self.engine = None  # chunky.asr.engine.Engine, after the warm-up
@@ -180,16 +181,49 @@ class Service:
     # --- jobs ---------------------------------------------------------------------------------------
 
     def submit(self, owner: str, files: Sequence[Path], model: str | None,
-               display_names: Sequence[str | None] | None = None) -> str:
-        """Queue a job (returns at once). ChunkyError for no files or an unknown model."""
+               display_names: Sequence[str | None] | None = None,
+               choices: Mapping[str, object] | None = None) -> str:
+        """Queue a job (returns at once) with the tab's export ``choices`` (formats, subtitle preset and
+        rules, frame rate, start timecode, ...; see :meth:`export_settings`), which are kept in
+        settings.json: the page shows them when Chunky starts again. ChunkyError for no files, an unknown
+        model or a bad choice."""
         if not files:
             raise ChunkyError("No recording was given: add at least one audio or video file, or record "
                               "from the microphone.")
         if not model or model not in self.model_names(max_age=0):
             raise ModelNotFoundError(self.missing_model_message(model))
+        settings, options = self.export_settings(choices)
         self._last_model = model
-        self.saved.save(model=model)
-        return self.runner.submit(owner, files, model, display_names)
+        # Kept for the next start (a tab's choices never change another tab's jobs in this run).
+        self.saved.save(model=model, **{k: getattr(settings, k) for k in EXPORT_SETTINGS})
+        return self.runner.submit(owner, files, model, display_names, formats=settings.formats,
+                                  export_options=options)
+
+    def export_settings(self, choices: Mapping[str, object] | None) -> tuple[Settings, ExportOptions]:
+        """The settings with the page's export choices applied, and the export options they give;
+        ChunkyError for a choice that cannot be used (a start timecode that does not exist at the frame
+        rate, no format chosen, ...)."""
+        try:
+            settings = with_choices(self.settings, **parse_choices(choices or {}))
+            return settings, settings.export_options()
+        except ChunkyError:
+            raise
+        except ValueError as exc:
+            raise ChunkyError(str(exc)) from None
+
+    def export_again(self, owner: str, job_id: str, choices: Mapping[str, object] | None) -> list[Path]:
+        """Write the finished job's files again with the page's export choices (new files, nothing
+        transcribed, nothing replaced). ChunkyError says why not."""
+        settings, options = self.export_settings(choices)
+        try:
+            return self.runner.export_again(job_id, owner, options, settings.formats)
+        except KeyError:
+            raise ChunkyError("Choose one of your finished jobs to export again.") from None
+
+    def _media_timing(self, path: Path) -> dict[str, str] | None:
+        from chunky.audio.timing import probe_timing
+
+        return probe_timing(path)
 
     def _duration_of(self, path: Path) -> float | None:
         from chunky.audio import decode as audio

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from chunky.audio import PAUSE_METHODS as VAD_METHODS
 from chunky.base.errors import CancelledError
-from chunky.transcript.cues import SubtitleLimits
+from chunky.transcript.layout import PRESETS, LayoutRules
 from chunky.transcript.model import Transcript, Word
 
 __all__ = ["VAD_METHODS", "EngineOptions", "PartialTranscriptCancelled", "Progress", "ProgressFn"]
@@ -19,7 +19,7 @@ class EngineOptions:
     chunk_seconds: float = 30.0
     overlap_seconds: float = 2.0
     batch_size: int = 8
-    limits: SubtitleLimits = field(default_factory=SubtitleLimits)
+    limits: LayoutRules = PRESETS["streaming"]  # the transcript's segments; outputs use the job's own rules
     # Seconds added to every word time (CTC models emit a word's first letter a little after its onset).
     timestamp_shift: float = 0.0
     # Cut chunks in pauses where there is one (False: cut at fixed points, through words; for tests).

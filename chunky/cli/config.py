@@ -43,9 +43,9 @@ def run_config(args: argparse.Namespace) -> int:
     settings = args.settings
     rows = settings.describe()
     if args.json:
+        values = settings.public_values()  # the key shows as "(hidden)"
         print(json.dumps({
-            "settings": {name: {"value": getattr(settings, name), "from": origin}
-                         for name, _, origin in rows},
+            "settings": {name: {"value": values[name], "from": origin} for name, _, origin in rows},
             "ignored": {name: {"from": src, "value": raw, "why": why}
                         for name, (src, raw, why) in settings.rejected.items()},
             "folders": folders(),

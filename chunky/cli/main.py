@@ -17,7 +17,7 @@ from chunky.base import retry
 from chunky.base.errors import ChunkyError
 from chunky.base.logs import setup_logging
 from chunky.bootstrap import paths
-from chunky.settings import ENGINE_SETTINGS, add_arguments, flags_from, settings_for
+from chunky.settings import ENGINE_SETTINGS, EXPORT_SETTINGS, add_arguments, flags_from, settings_for
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] = {}
@@ -33,14 +33,24 @@ def command(name: str, help: str, target: str):
     return register
 
 
-@command("transcribe", "transcribe recordings into txt/srt/vtt/json/csv files",
+@command("transcribe", "transcribe recordings into subtitles, transcripts and files for editing programs",
          "chunky.cli.transcribe:run_transcribe")
 def _transcribe_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="audio or video files (wildcards allowed)")
     p.add_argument("--out", help="output folder (default: beside each input file)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace outputs of an earlier run (default: a new name such as take-2.txt)")
-    add_arguments(p, ENGINE_SETTINGS + ("formats",))
+    add_arguments(p, ENGINE_SETTINGS + EXPORT_SETTINGS)
+
+
+@command("export", "write other formats or subtitle rules from a transcript's .json, without transcribing",
+         "chunky.cli.export:run_export")
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="JSON", help="transcripts Chunky wrote (<name>.json)")
+    p.add_argument("--out", help="output folder (default: beside each .json)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace outputs of an earlier run (never the .json read)")
+    add_arguments(p, EXPORT_SETTINGS)
 
 
 @command("models", "list the local models", "chunky.cli.setup:run_models")
@@ -51,7 +61,7 @@ def _models_args(p: argparse.ArgumentParser) -> None:
 @command("config", "show every setting, its value and where it came from", "chunky.cli.config:run_config")
 def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    add_arguments(p, ENGINE_SETTINGS + ("formats",))
+    add_arguments(p, ENGINE_SETTINGS + EXPORT_SETTINGS)
 
 
 @command("paths", "show where models, caches, outputs and temp files live", "chunky.cli.config:run_paths")

@@ -64,11 +64,13 @@ def run_transcribe(args: argparse.Namespace) -> int:
     from chunky import export
     from chunky.asr.engine import Engine
     from chunky.asr.options import Progress
+    from chunky.audio.timing import probe_timing
     from chunky.models.catalogue import choose_model
     from chunky.models.manager import ModelManager
     from chunky.models.store import ModelStore
 
     settings: Settings = args.settings
+    options = settings.export_options()  # a start timecode that does not exist at --fps: an error now
     quiet = args.quiet
     # Absolute paths: NeMo changes the working directory during a load.
     files = [Path(f).expanduser().resolve() for f in expand_patterns(args.files)]
@@ -97,7 +99,9 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
         try:
             transcript = engine.transcribe(path, model_name, progress=progress)
-            written = export.write_outputs(transcript, item.out_dir, item.stem, settings.formats)
+            transcript.media = probe_timing(path)
+            result = export.export_files(transcript, item.out_dir, item.stem, settings.formats, options)
+            written = result.paths
         except ChunkyError as exc:
             bar.close()
             failures.append((path, str(exc)))
@@ -116,6 +120,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
         if not quiet:
             for f in written:
                 print(f"  wrote {f}")
+        for line in result.report:
+            print(f"  subtitles: {line}", file=sys.stderr)
     manager.unload()
     print_summary(done, failures, len(plan))
     return 1 if failures else 0

@@ -1,57 +1,91 @@
-"""Data: JSON (every word with its times) and CSV (one row per segment).
-
-JSON schema (``transcript.to_dict()``; times in seconds, rounded to the millisecond)::
-
-    {
-      "text": "Hello world. How are you?",
-      "duration": 12.5,                 # of the recording
-      "model": "parakeet-tdt-0.6b-v2",
-      "source": "/abs/path/talk.wav",
-      "segments": [                     # subtitle cues, as in the SRT/VTT files
-        {"start": 0.32, "end": 1.1, "text": "Hello world.",
-         "words": [{"word": "Hello", "start": 0.32, "end": 0.6}, ...]},
-        ...
-      ],
-      "words": [                        # every word; "confidence" only when the model gives one
-        {"word": "Hello", "start": 0.32, "end": 0.6, "confidence": 0.97}, ...
-      ]
-    }
-
-A model without timestamps gives ``"words": []`` and one segment spanning the whole recording.
-"""
+"""Data: JSON (every word with its times, confidence and speaker; schema in docs/output-formats.md), CSV
+(one row per cue) and Audacity labels."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from typing import Any
 
-from chunky.export.base import Writer, spoken_segments, to_ms
-from chunky.transcript.model import Transcript
+from chunky.export.base import Document, Writer, to_ms
+from chunky.export.markers import one_line
+from chunky.transcript.model import SCHEMA_VERSION, _t
+
+
+def transcript_json(doc: Document) -> dict[str, Any]:
+    """The JSON form of a document: ``Transcript.to_dict()`` with the segments being the cues laid out by
+    the job's rules (display times; each with its lines and words), plus the rules and how many cues
+    broke each (``layout``) and the timeline (``timecode``)."""
+    d = doc.transcript.to_dict()
+    assert d["schema_version"] == SCHEMA_VERSION
+    layout = doc.cue_layout
+    segments = []
+    for cue in doc.cues:
+        seg: dict[str, Any] = {"start": _t(cue.start), "end": _t(cue.end), "text": cue.text,
+                               "lines": list(cue.lines)}
+        if cue.speaker is not None:
+            seg["speaker"] = cue.speaker
+        seg["words"] = [w.to_dict() for w in cue.words]
+        segments.append(seg)
+    d["segments"] = segments
+    timing = doc.timing
+    d["timecode"] = {"fps": timing.rate.label, "start": timing.start_timecode,
+                     "media_start": timing.media_timecode}
+    d["layout"] = {
+        "preset": layout.rules.preset,
+        "rules": layout.rules.to_dict(),
+        "broken": dict(layout.broken),
+        "estimated": layout.estimated,
+    }
+    words = d.pop("words")
+    d["words"] = words  # last: the longest part
+    return d
 
 
 class JsonWriter(Writer):
-    """``transcript.to_dict()``, schema in this module's docstring and docs/output-formats.md."""
+    """:func:`transcript_json`; read back with ``Transcript.from_dict``."""
 
     name = "json"
     extension = "json"
+    label = "every word with times, confidence and speaker"
 
-    def format(self, transcript: Transcript) -> str:
-        return json.dumps(transcript.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    def write(self, doc: Document) -> str:
+        return json.dumps(transcript_json(doc), ensure_ascii=False, indent=2) + "\n"
 
 
 class CsvWriter(Writer):
-    """``start,end,text``: one row per segment, times in seconds with three decimals."""
+    """``start,end,start_timecode,end_timecode,speaker,text``: one row per cue, times in seconds from the
+    start of the recording with three decimals, timecodes on the timeline."""
 
     name = "csv"
     extension = "csv"
+    label = "one row per cue"
 
-    def format(self, transcript: Transcript) -> str:
+    def write(self, doc: Document) -> str:
         buf = io.StringIO()
         out = csv.writer(buf, lineterminator="\n")
-        out.writerow(["start", "end", "text"])
-        for seg in spoken_segments(transcript):
-            start = to_ms(seg.start)
-            end = max(start, to_ms(seg.end))
-            out.writerow([f"{start / 1000:.3f}", f"{end / 1000:.3f}", seg.text])
+        out.writerow(["start", "end", "start_timecode", "end_timecode", "speaker", "text"])
+        for cue in doc.cues:
+            start = to_ms(cue.start)
+            end = max(start, to_ms(cue.end))
+            out.writerow([f"{start / 1000:.3f}", f"{end / 1000:.3f}", doc.timing.timecode_of(cue.start),
+                          doc.timing.timecode_of(cue.end), cue.speaker or "", cue.text])
         return buf.getvalue()
+
+
+class AudacityWriter(Writer):
+    """Audacity's label track (File > Import > Labels): ``start<TAB>end<TAB>text`` per cue, seconds from
+    the start of the audio (labels sit on the audio itself, so no start timecode is added)."""
+
+    name = "audacity"
+    extension = "labels.txt"
+    label = "label track for Audacity"
+
+    def write(self, doc: Document) -> str:
+        rows = []
+        for cue in doc.cues:
+            start = cue.start
+            end = max(start, cue.end)
+            rows.append(f"{start:.6f}\t{end:.6f}\t{one_line(cue.text).replace(chr(9), ' ')}\n")
+        return "".join(rows)

@@ -1,61 +1,147 @@
-"""Subtitles: SRT and WebVTT cues from the transcript's segments."""
+"""Subtitles timed in milliseconds: SRT, WebVTT and ASS (Advanced SubStation Alpha).
+
+Every cue is shown from its start to its end as laid out by the job's rules; times are seconds from the
+start of the recording plus the start timecode read as a clock (01:00:00:00 -> one hour), rounded to the
+millisecond (to the centisecond in ASS).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import ClassVar
 
-from chunky.export.base import Writer, format_ms, to_ms
-from chunky.transcript.cues import SubtitleLimits, wrap_lines
-from chunky.transcript.model import Transcript
+from chunky.export.base import Document, Writer, format_ms, to_ms
+from chunky.transcript.layout import Cue
 
 
-class SubtitlesWriter(Writer):
-    """Cues from the transcript's segments, text wrapped with :func:`wrap_lines`."""
-
-    decimal_marker: ClassVar[str] = "."
-
-    def __init__(self, limits: SubtitleLimits | None = None):
-        self.limits = limits or SubtitleLimits()
-
-    def cues(self, transcript: Transcript) -> Iterable[tuple[str, str, list[str]]]:
-        """(start, end, lines) of each cue; rounding never puts the end before the start."""
-        for seg in transcript.segments:
-            lines = wrap_lines(seg.text, self.limits.max_line_chars, self.limits.max_lines)
-            if not lines:
-                continue
-            start = to_ms(seg.start)
-            end = max(start, to_ms(seg.end))
-            yield (format_ms(start, decimal_marker=self.decimal_marker),
-                   format_ms(end, decimal_marker=self.decimal_marker), lines)
+def timed_cues(doc: Document) -> Iterator[tuple[int, int, Cue]]:
+    """(start ms, end ms, cue) of each cue with text, the start timecode's offset added; rounding never
+    puts an end before its start or after the next cue's start."""
+    offset = doc.timing.clock_offset
+    cues = [c for c in doc.cues if c.lines]
+    starts = [to_ms(c.start + offset) for c in cues]
+    for k, cue in enumerate(cues):
+        start = starts[k]
+        end = max(start, to_ms(cue.end + offset))
+        if k + 1 < len(cues) and starts[k + 1] >= start:
+            end = min(end, starts[k + 1])
+        yield start, end, cue
 
 
-class SrtWriter(SubtitlesWriter):
+class SrtWriter(Writer):
     name = "srt"
     extension = "srt"
-    decimal_marker = ","
+    label = "SubRip subtitles"
 
-    def format(self, transcript: Transcript) -> str:
+    def write(self, doc: Document) -> str:
         out = []
-        for number, (start, end, lines) in enumerate(self.cues(transcript), 1):
-            out.append(f"{number}\n{start} --> {end}\n" + "\n".join(lines) + "\n\n")
+        for number, (start, end, cue) in enumerate(timed_cues(doc), 1):
+            out.append(f"{number}\n{format_ms(start, decimal_marker=',')} --> "
+                       f"{format_ms(end, decimal_marker=',')}\n" + "\n".join(cue.lines) + "\n\n")
         return "".join(out)
 
 
-class VttWriter(SubtitlesWriter):
+class VttWriter(Writer):
     """WebVTT; ``&``, ``<`` and ``>`` in cue text are written as character references, as the format
-    requires."""
+    requires; a cue of one known speaker carries a ``<v Speaker>`` voice tag."""
 
     name = "vtt"
     extension = "vtt"
-    decimal_marker = "."
+    label = "WebVTT subtitles"
 
-    def format(self, transcript: Transcript) -> str:
+    def write(self, doc: Document) -> str:
         out = ["WEBVTT\n\n"]
-        for start, end, lines in self.cues(transcript):
-            out.append(f"{start} --> {end}\n" + "\n".join(_vtt_escape(line) for line in lines) + "\n\n")
+        for start, end, cue in timed_cues(doc):
+            lines = [vtt_escape(line) for line in cue.lines]
+            if cue.speaker:
+                lines[0] = f"<v {vtt_escape(cue.speaker)}>{lines[0]}"
+            out.append(f"{format_ms(start)} --> {format_ms(end)}\n" + "\n".join(lines) + "\n\n")
         return "".join(out)
 
 
-def _vtt_escape(text: str) -> str:
+def vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class AssWriter(Writer):
+    """Advanced SubStation Alpha (Aegisub, players, social-video tools): one style, the speaker in the Name
+    field, lines broken with ``\\N``. With karaoke timing every word carries a ``{\\kNN}`` tag: the
+    centiseconds from its start to the next word's (the last word: to the cue's end)."""
+
+    name = "ass"
+    extension = "ass"
+    label = "styled subtitles, karaoke timing optional"
+    RES: ClassVar[tuple[int, int]] = (1920, 1080)
+
+    def write(self, doc: Document) -> str:
+        width, height = self.RES
+        head = [
+            "[Script Info]",
+            f"; Written by Chunky from {_ass_text(doc.source_name) or 'a recording'}",
+            f"Title: {_ass_text(doc.title)}",
+            "ScriptType: v4.00+",
+            "WrapStyle: 2",  # no automatic wrapping: the lines are broken by the layout rules
+            "ScaledBorderAndShadow: yes",
+            f"PlayResX: {width}",
+            f"PlayResY: {height}",
+            "",
+            "[V4+ Styles]",
+            "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, "
+            "Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, "
+            "Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
+            "Style: Default,Arial,64,&H00FFFFFF,&H0000D7FF,&H00000000,&H80000000,0,0,0,0,100,100,0,0,1,3,1,2,"
+            "96,96,64,1",
+            "",
+            "[Events]",
+            "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
+        ]
+        offset = doc.timing.clock_offset
+        events = []
+        for start_ms, end_ms, cue in timed_cues(doc):
+            start, end = _cs(start_ms), max(_cs(start_ms), _cs(end_ms))
+            text = self._karaoke(cue, offset, start, end) if doc.options.karaoke and cue.words else \
+                "\\N".join(_ass_text(line) for line in cue.lines)
+            name = _ass_text(cue.speaker or "").replace(",", " ")  # fields are comma-separated
+            events.append(f"Dialogue: 0,{_ass_time(start)},{_ass_time(end)},Default,{name},0,0,0,,{text}")
+        return "\n".join(head + events) + "\n"
+
+    @staticmethod
+    def _karaoke(cue: Cue, offset: float, start: int, end: int) -> str:
+        """``{\\k..}word`` for every word; line breaks where the layout put them. The \\k values add up to
+        the cue's duration."""
+        marks = [max(start, min(end, _cs(to_ms(w.start + offset)))) for w in cue.words] + [end]
+        marks[0] = start
+        parts: list[str] = []
+        line_ends = _line_ends(cue)
+        for k, word in enumerate(cue.words):
+            marks[k + 1] = max(marks[k + 1], marks[k])
+            parts.append(f"{{\\k{marks[k + 1] - marks[k]}}}{_ass_text(word.text)}")
+            if k + 1 < len(cue.words):
+                parts.append("\\N" if k in line_ends else " ")
+        return "".join(parts)
+
+
+def _line_ends(cue: Cue) -> set[int]:
+    """Indexes of the words that end a line of the cue (the last line's excluded)."""
+    ends, k = set(), -1
+    for line in cue.lines[:-1]:
+        k += len(line.split())
+        ends.add(k)
+    return ends
+
+
+def _cs(ms: int) -> int:
+    return (ms + 5) // 10
+
+
+def _ass_time(cs: int) -> str:
+    h, rest = divmod(cs, 360000)
+    m, rest = divmod(rest, 6000)
+    s, c = divmod(rest, 100)
+    return f"{h}:{m:02d}:{s:02d}.{c:02d}"
+
+
+def _ass_text(text: str) -> str:
+    """Text that ASS shows as it is: braces open override blocks and a backslash starts a tag, so they are
+    replaced by look-alikes; line breaks and commas are fine in the last field."""
+    return " ".join(text.split()).replace("\\", "⧵").replace("{", "(").replace("}", ")")

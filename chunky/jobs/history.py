@@ -12,6 +12,7 @@ from typing import Any
 
 from chunky.base.errors import ChunkyError
 from chunky.base.fs import atomic_write_json
+from chunky.export import DEFAULT_FORMATS, ExportOptions
 from chunky.jobs.state import (
     FINISHED_FILE_STATES,
     STAGE_OF_END,
@@ -43,6 +44,8 @@ def job_to_json(job: Job, state: JobState | None = None) -> dict[str, Any]:
         "finished": job.finished,
         "error": job.error,
         "zip": job.zip_path.name if job.zip_path else None,
+        "formats": list(job.formats),
+        "export": job.export.to_dict(),
         "files": [
             {
                 "name": f.name,
@@ -53,6 +56,7 @@ def job_to_json(job: Job, state: JobState | None = None) -> dict[str, Any]:
                 "outputs": [p.name for p in f.outputs],
                 "text": f.text,
                 "duration": f.duration,
+                "rule_breaks": list(f.rule_breaks),
             }
             for f, stem in zip(job.files, job.stems, strict=True)
         ],
@@ -85,6 +89,7 @@ def job_from_json(folder: Path, data: dict[str, Any]) -> Job:
             outputs=outputs,
             text=str(item.get("text") or ""),
             duration=opt_float(item.get("duration")),
+            rule_breaks=tuple(str(x) for x in item.get("rule_breaks") or ()),
         ))
         stems.append(str(item.get("stem") or ""))
     if not files:
@@ -119,7 +124,16 @@ def job_from_json(folder: Path, data: dict[str, Any]) -> Job:
         fraction=0.0 if state is JobState.CANCELLED else 1.0,
         durations=[f.duration for f in files],
         earlier=True,
+        formats=tuple(str(f) for f in data.get("formats") or DEFAULT_FORMATS),
+        export=_export_options(data.get("export")),
     )
+
+
+def _export_options(data: Any) -> ExportOptions:
+    try:
+        return ExportOptions.from_dict(data) if isinstance(data, dict) else ExportOptions()
+    except (TypeError, ValueError):
+        return ExportOptions()
 
 
 def load_jobs(outputs_dir: Path) -> list[Job]:

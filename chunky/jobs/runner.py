@@ -7,7 +7,9 @@ or writing files, so a poll answers at once even while the worker is busy.
 On disk, every job has a folder ``outputs_dir/<job-id>/`` holding the outputs of each file as soon as
 that file is finished, a ``job.json`` (written atomically after every file) and, for a job of several
 files, ``chunky-<job-id>.zip``. A new runner reads the ``job.json`` files back, so a restart loses no
-finished transcript.
+finished transcript. Every file's transcript is also kept as ``<stem>.json`` (whatever formats were asked
+for): :meth:`JobRunner.export_again` lays it out again with other rules or formats into new files, without
+transcribing again and without touching what is there.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import logging
 import secrets
 import threading
 import time
-import zipfile
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -25,10 +26,11 @@ from typing import TYPE_CHECKING
 
 from chunky import export
 from chunky.base.errors import CancelledError, ChunkyError
-from chunky.base.fs import atomic_file
 from chunky.base.names import PARTIAL_MARK, unique_stems
 from chunky.base.text import plural
+from chunky.export import ExportOptions
 from chunky.jobs.history import job_to_json, load_jobs, save_job
+from chunky.jobs.outputs import export_saved_transcripts, write_file_outputs, write_zip
 from chunky.jobs.state import (
     FINISHED_FILE_STATES,
     STAGE_OF_END,
@@ -40,7 +42,6 @@ from chunky.jobs.state import (
     JobState,
     final_state,
 )
-from chunky.transcript.cues import SubtitleLimits
 from chunky.transcript.model import Transcript
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ ProgressFn = Callable[["Progress"], None]
 # a bug.
 TranscribeFn = Callable[[Path, str, ProgressFn, threading.Event], Transcript]
 DurationFn = Callable[[Path], "float | None"]
+# path -> the recording's own video timing ({"fps": ..., "start_timecode": ...}) or None.
+MediaTimingFn = Callable[[Path], "dict[str, str] | None"]
 
 RESERVED_STEMS = ("job",)  # job.json is the runner's own
 # The estimate of the time left needs this much transcribing behind it (wall seconds, job fraction).
@@ -72,15 +75,18 @@ class JobRunner:
     ``False``), so a tab cannot tell whether someone else's job id exists.
     """
 
-    def __init__(self, transcribe: TranscribeFn, outputs_dir: Path, formats: Sequence[str] = export.FORMATS,
-                 *, duration_of: DurationFn | None = None, limits: SubtitleLimits | None = None):
+    def __init__(self, transcribe: TranscribeFn, outputs_dir: Path,
+                 formats: Sequence[str] = export.DEFAULT_FORMATS, *, duration_of: DurationFn | None = None,
+                 export_options: ExportOptions | None = None, media_timing: MediaTimingFn | None = None):
         """``duration_of(path)`` (optional, e.g. a header probe) gives a file's audio seconds before it
-        starts, so the progress of a job weighs its files by duration from the beginning. ``limits``: the
-        subtitle limits the engine segments with (for the SRT/VTT line width)."""
+        starts, so the progress of a job weighs its files by duration from the beginning. ``formats`` and
+        ``export_options`` are those of a job submitted without its own. ``media_timing(path)`` (optional)
+        reads a video's frame rate and start timecode for the timed formats."""
         self._transcribe = transcribe
         self.outputs_dir = Path(outputs_dir).resolve()
         self.formats = tuple(formats)
-        self.limits = limits
+        self.export_options = export_options or ExportOptions()
+        self._media_timing = media_timing
         self._duration_of = duration_of
         self._cond = threading.Condition(threading.Lock())
         self._jobs: dict[str, Job] = {}
@@ -103,8 +109,10 @@ class JobRunner:
                 self._thread.start()
 
     def submit(self, owner: str, files: Sequence[Path], model: str,
-               display_names: Sequence[str | None] | None = None) -> str:
-        """Queue a job and return its id at once (the work happens on the worker thread)."""
+               display_names: Sequence[str | None] | None = None, *, formats: Sequence[str] | None = None,
+               export_options: ExportOptions | None = None) -> str:
+        """Queue a job and return its id at once (the work happens on the worker thread). ``formats`` and
+        ``export_options``: this job's (default: the runner's)."""
         if not files:
             raise ChunkyError("No recording was given: choose at least one audio or video file.")
         sources = [Path(f) for f in files]
@@ -126,6 +134,8 @@ class JobRunner:
                 output_dir=self.outputs_dir / job_id,
                 durations=[None] * len(sources),
                 seq=self._next_seq(),
+                formats=export.parse_formats(formats) if formats else self.formats,
+                export=export_options or self.export_options,
             )
             self._jobs[job_id] = job
             queue = self._queues.setdefault(owner, deque())
@@ -177,6 +187,37 @@ class JobRunner:
                     log.info("Job %s: cancel requested", job_id)
                 return True
             return False
+
+    def export_again(self, job_id: str, owner: str | None, options: ExportOptions,
+                     formats: Sequence[str] | None = None) -> list[Path]:
+        """Lay the finished files of a job out again with ``options`` and write ``formats`` (default: the
+        job's) from each file's saved JSON, into new files of the job folder named after the preset
+        (``talk-social.srt``, then ``talk-social-2.srt``, ...): nothing is transcribed again and no file
+        is replaced. The new files join the job's downloads. ChunkyError when the job is not finished or has
+        no transcript to export; KeyError for an unknown job."""
+        with self._cond:
+            job = self._visible_locked(job_id, owner)
+            if job.state not in TERMINAL_JOB_STATES:
+                raise ChunkyError("This job is not finished yet: export it again once it is done.")
+            names = export.parse_formats(formats) if formats else job.formats
+            items = [(i, f, job.stems[i]) for i, f in enumerate(job.files)]
+        written: list[Path] = []
+        results, problems = export_saved_transcripts([(f, stem) for _, f, stem in items], job.output_dir,
+                                                     options, names)
+        for (i, _f, _stem), paths in zip(items, results, strict=True):
+            if paths:
+                written += paths
+                with self._cond:
+                    current = job.files[i]
+                    job.files[i] = replace(current, outputs=current.outputs + tuple(paths))
+        if written:
+            self._save_quietly(job)
+            log.info("Job %s exported again: %s", job.id, ", ".join(p.name for p in written))
+        if problems and not written:
+            raise ChunkyError(" ".join(problems))
+        if not written:
+            raise ChunkyError("This job has no finished transcript to export again.")
+        return written
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobSnapshot:
         """Block until the job is finished (or ``timeout``); return its snapshot. For the CLI and tests."""
@@ -411,7 +452,7 @@ class JobRunner:
             job.stage = "Writing the zip file" if len(files) > 1 else job.stage
         zip_path = None
         if len(files) > 1 and any(f.state is FileState.DONE for f in files):
-            zip_path = self._write_zip(job, files)
+            zip_path = write_zip(job.id, job.output_dir, files)
         with self._cond:
             job.zip_path = zip_path
             job.finished = time.time()
@@ -441,35 +482,29 @@ class JobRunner:
                     text = job.partial_text
                 return replace(f, state=FileState.CANCELLED, error=message, text=text)
             outputs: tuple[Path, ...] = ()
+            breaks: tuple[str, ...] = ()
             if partial.words or partial.text.strip():
-                outputs, write_error = self._write(partial, job, stem + PARTIAL_MARK)
+                outputs, write_error, breaks = self._write(partial, job, stem + PARTIAL_MARK, source=f.source)
                 if write_error:
                     message = f"{message} {write_error}"
             return replace(f, state=FileState.CANCELLED, error=message, outputs=outputs, text=partial.text,
-                           duration=partial.duration or None)
+                           duration=partial.duration or None, rule_breaks=breaks)
         except ChunkyError as exc:
             log.info("Job %s: %s failed: %s", job.id, f.name, exc)
             return replace(f, state=FileState.FAILED, error=str(exc))
         except Exception as exc:
             log.exception("Job %s: %s failed", job.id, f.name)
             return replace(f, state=FileState.FAILED, error=f"Internal error: {type(exc).__name__}: {exc}")
-        outputs, write_error = self._write(transcript, job, stem)
+        outputs, write_error, breaks = self._write(transcript, job, stem, source=f.source)
         state = FileState.FAILED if write_error else FileState.DONE
         return replace(f, state=state, error=write_error, outputs=outputs, text=transcript.text,
-                       duration=transcript.duration or None)
+                       duration=transcript.duration or None, rule_breaks=breaks)
 
-    def _write(self, transcript: Transcript, job: Job, stem: str) -> tuple[tuple[Path, ...], str | None]:
-        """(paths written, None) or ((), user message)."""
-        try:
-            paths = export.write_outputs(transcript, job.output_dir, stem, self.formats, self.limits)
-            return tuple(Path(p) for p in paths), None
-        except ChunkyError as exc:
-            return (), str(exc)
-        except OSError as exc:
-            return (), f"The transcript could not be saved in {job.output_dir}: {exc}"
-        except Exception as exc:
-            log.exception("Job %s: writing %s failed", job.id, stem)
-            return (), f"Internal error: {type(exc).__name__}: {exc}"
+    def _write(self, transcript: Transcript, job: Job, stem: str, *, source: Path | None = None,
+               ) -> tuple[tuple[Path, ...], str | None, tuple[str, ...]]:
+        """(paths written, None, the layout's broken rules) or ((), user message, ())."""
+        return write_file_outputs(transcript, job.output_dir, stem, job.formats, job.export, source=source,
+                                  media_timing=self._media_timing, job_id=job.id)
 
     def _on_progress(self, job: Job, i: int, p: Progress) -> None:
         try:  # never let a display problem break a transcription
@@ -487,18 +522,6 @@ class JobRunner:
                 self._update_fraction_locked(job, transcribing=p.stage == "transcribing")
         except Exception:
             log.exception("Progress update of job %s failed", job.id)
-
-    def _write_zip(self, job: Job, files: Sequence[FileResult]) -> Path | None:
-        path = job.output_dir / f"chunky-{job.id}.zip"
-        try:
-            with atomic_file(path) as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                for f in files:
-                    for out in f.outputs:
-                        zf.write(out, arcname=out.name)
-            return path
-        except (OSError, ChunkyError) as exc:
-            log.warning("Job %s: could not write %s: %s", job.id, path, exc)
-            return None
 
     # --- job.json -----------------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from chunky.export import DEFAULT_FORMATS, ExportOptions
+
 
 class JobState(StrEnum):
     QUEUED = "queued"
@@ -45,6 +47,7 @@ class FileResult:
     outputs: tuple[Path, ...] = ()  # absolute paths, in the order of the runner's formats
     text: str = ""  # the transcript (partial for a cancelled file)
     duration: float | None = None  # audio seconds, once known
+    rule_breaks: tuple[str, ...] = ()  # e.g. "3 cues read faster than 20 characters per second"
 
     @property
     def partial(self) -> bool:
@@ -115,6 +118,8 @@ class Job:
     rate_t: float | None = None  # ... and at the latest report
     rate_f: float = 0.0
     seq: int = 0  # order of creation (time.time() can tie on Windows)
+    formats: tuple[str, ...] = DEFAULT_FORMATS  # what is written for each file (JSON always, too)
+    export: ExportOptions = field(default_factory=ExportOptions)  # layout rules, timeline, format choices
 
 
 def final_state(files: Sequence[FileResult]) -> JobState:

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TIME_DECIMALS = 3  # times in the JSON form are rounded to the millisecond
+# The version of the JSON form (docs/output-formats.md). 1: no version field; 2: "schema_version", word
+# "speaker", "media", and the "layout" and "timecode" the cues were made with.
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -18,7 +21,7 @@ class Word:
     start: float
     end: float
     confidence: float | None = None
-    speaker: str | None = None
+    speaker: str | None = None  # who said it, when the speakers are known; a change is a preferred break
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"word": self.text, "start": _t(self.start), "end": _t(self.end)}
@@ -74,19 +77,35 @@ class Transcript:
     duration: float
     model: str = ""
     source: str = ""
+    # The recording's own video timing when it has one: {"fps": "29.97", "start_timecode": "01:00:00;00"}
+    # (either may be missing); the timed formats use it unless a frame rate or start timecode is given.
+    media: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
             "text": self.text,
             "duration": _t(self.duration),
             "model": self.model,
             "source": self.source,
-            "segments": [s.to_dict() for s in self.segments],
-            "words": [w.to_dict() for w in self.words],
         }
+        if self.media:
+            d["media"] = dict(self.media)
+        d["segments"] = [s.to_dict() for s in self.segments]
+        d["words"] = [w.to_dict() for w in self.words]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Transcript:
+        """The transcript of a JSON form of any version (keys it does not know are ignored); ValueError when
+        ``d`` is no transcript, or one written by a newer Chunky."""
+        if not isinstance(d, dict) or not isinstance(d.get("words", []), list):
+            raise ValueError("not a Chunky transcript (a JSON object with words and segments)")
+        version = d.get("schema_version", 1)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise ValueError(f"transcript schema version {version!r} is newer than this Chunky reads "
+                             f"({SCHEMA_VERSION}): update Chunky")
+        media = d.get("media")
         return cls(
             text=str(d.get("text", "")),
             words=[Word.from_dict(w) for w in d.get("words") or []],
@@ -94,6 +113,8 @@ class Transcript:
             duration=float(d.get("duration", 0.0)),
             model=str(d.get("model", "")),
             source=str(d.get("source", "")),
+            media={str(k): str(v) for k, v in media.items() if v is not None} if isinstance(media, dict)
+            else None,
         )
 
 
