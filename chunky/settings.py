@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chunky.asr.options import VAD_METHODS, EngineOptions
+from chunky.asr.options import SPEAKER_MODES, VAD_METHODS, EngineOptions, SpeakerOptions
 from chunky.base.fs import atomic_write_json, read_json
 from chunky.base.retry import DEFAULT_DELAYS
 from chunky.export import (
@@ -60,6 +60,12 @@ class Settings:
     batch_size: int = 8  # chunks per model call (halved on GPU out-of-memory)
     chunk_seconds: float = 30.0  # longest piece of audio given to the model at once
     vad: str = "auto"  # how pauses are found: auto, silero, energy
+    # Who spoke (docs/speakers.md): mix (no speakers), tracks (one per stream or channel), diarize; one
+    # stream or channel (from 1); the expected number of speakers; the diarization model (None: default).
+    speakers: str = "mix"
+    track: int | None = None
+    num_speakers: int | None = None
+    diarization_model: str | None = None
     formats: tuple[str, ...] = DEFAULT_FORMATS  # output formats written for every recording
     # Subtitle layout: a preset, and any of its rules changed (None: the preset's value).
     subtitle_preset: str = DEFAULT_PRESET
@@ -92,7 +98,11 @@ class Settings:
     rejected: Mapping[str, tuple[str, str, str]] = field(default_factory=dict, compare=False, repr=False)
 
     def engine_options(self) -> EngineOptions:
-        return EngineOptions(chunk_seconds=self.chunk_seconds, batch_size=self.batch_size, vad=self.vad)
+        return EngineOptions(chunk_seconds=self.chunk_seconds, batch_size=self.batch_size, vad=self.vad,
+                             speakers=self.speaker_options())
+
+    def speaker_options(self) -> SpeakerOptions:
+        return SpeakerOptions(self.speakers, self.track, self.num_speakers, self.diarization_model)
 
     def export_options(self) -> ExportOptions:
         """The layout rules, timeline and format choices of the outputs. TimecodeError (a ChunkyError)
@@ -283,6 +293,16 @@ OPTIONS: tuple[Option, ...] = (
            "CHUNKY_CHUNK_SECONDS", "--chunk-seconds", metavar="S"),
     Option("vad", _choice(VAD_METHODS), "how pauses are found to cut chunks: auto, silero or energy",
            "CHUNKY_VAD", "--vad"),
+    Option("speakers", _choice(SPEAKER_MODES), "who spoke: mix (every stream mixed, no speakers), tracks "
+           "(one speaker per audio stream, or per channel of a one-stream file) or diarize (find them)",
+           "CHUNKY_SPEAKERS", "--speakers", saved=True),
+    Option("track", _positive(int), "transcribe one audio stream only (from 1), or one channel of a "
+           "one-stream file", "CHUNKY_TRACK", "--track", metavar="N"),
+    Option("num_speakers", _positive(int), "how many people speak, for --speakers diarize (default: found "
+           "by the model)", "CHUNKY_NUM_SPEAKERS", "--num-speakers", metavar="N"),
+    Option("diarization_model", _text, "the local diarization model for --speakers diarize (default: "
+           "NVIDIA's Sortformer when installed)", "CHUNKY_DIARIZATION_MODEL", "--diarization-model",
+           metavar="NAME"),
     Option("formats", _formats, f"output formats, comma-separated, out of {','.join(FORMATS)}, or 'all'",
            "CHUNKY_FORMATS", "--format", saved=True, metavar="LIST"),
     Option("subtitle_preset", _choice(PRESETS), "subtitle rules: streaming (42 characters, 2 lines, 20 cps), "
@@ -330,7 +350,8 @@ OPTIONS: tuple[Option, ...] = (
            "CHUNKY_KEY", secret=True),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
-ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad")
+SPEAKER_SETTINGS = ("speakers", "track", "num_speakers", "diarization_model")
+ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad", *SPEAKER_SETTINGS)
 RULE_SETTINGS = ("max_chars", "max_lines", "max_cps", "min_duration", "max_duration", "min_gap_frames")
 EXPORT_SETTINGS = ("formats", "subtitle_preset", *RULE_SETTINGS, "fps", "start_timecode", "karaoke", "fcpxml",
                    "markers")
@@ -399,6 +420,25 @@ def parse_choices(raw: Mapping[str, Any]) -> dict[str, Any]:
         if name in out and out[name] is not None and out[name] == getattr(rules, name):
             out[name] = None
     return out
+
+
+def parse_speaker_choices(raw: Mapping[str, Any]) -> SpeakerOptions:
+    """The page's speaker controls (``speakers``, ``track``, ``num_speakers``; an empty or 0 number: not
+    given) as SpeakerOptions; ValueError naming the field for a bad one."""
+    values: dict[str, Any] = {}
+    for name in ("speakers", "track", "num_speakers"):
+        value = raw.get(name)
+        if value is None or value == "" or (name != "speakers" and float(value) == 0):
+            continue
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        option = _BY_NAME[name]
+        try:
+            values[name] = option.parse(str(value))
+        except ValueError as exc:
+            raise ValueError(f"{option.help.split(':')[0].split(' (')[0].capitalize()}: {value!r}: {exc}") \
+                from None
+    return SpeakerOptions(values.get("speakers", "mix"), values.get("track"), values.get("num_speakers"))
 
 
 def with_choices(settings: Settings, **choices: Any) -> Settings:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from chunky.asr import speaker_passes
 from chunky.asr.chunking import Chunk, plan_chunks
 from chunky.asr.options import EngineOptions, PartialTranscriptCancelled, Progress, ProgressFn
 from chunky.asr.stitching import stitch
@@ -83,10 +84,19 @@ class Engine:
         with self._lock:
             info = audio.probe(path)
             total = float(info.duration)
+            plan = speaker_passes.plan_for(path, opts.speakers)  # the streams/channels and what to do
             report(Progress("loading", 0.0, total))
             loaded = self.manager.get(model_name)
             if cancel.is_set():
                 raise PartialTranscriptCancelled("Cancelled before transcription started.", None)
+            if not (plan.simple and plan.mode == "mix" and plan.tracks[0].stream == 0):
+
+                def samples_pass(samples: np.ndarray, report_pass, cancel_pass) -> Transcript:
+                    return self._transcribe_samples(samples, loaded, model_name, str(path), opts, report_pass,
+                                                    cancel_pass)
+
+                return speaker_passes.run_plan(self.manager, path, plan, loaded.sample_rate, samples_pass,
+                                               model_name, opts, report, cancel)
             report(Progress("decoding", 0.0, total))
             # float16: half the memory of a long recording; each chunk is made float32 as it is sliced.
             samples = audio.load_audio(path, target_rate=loaded.sample_rate, dtype=np.float16)

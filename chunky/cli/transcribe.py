@@ -122,6 +122,10 @@ def run_transcribe(args: argparse.Namespace) -> int:
                 print(f"  wrote {f}")
         for line in result.report:
             print(f"  subtitles: {line}", file=sys.stderr)
+        for line in (transcript.audio or {}).get("notes") or ():  # which streams were used, which not
+            print(f"  audio: {line}", file=sys.stderr)
+        if transcript.speakers:
+            print(f"  speakers: {', '.join(s['name'] for s in transcript.speakers)}", file=sys.stderr)
     manager.unload()
     print_summary(done, failures, len(plan))
     return 1 if failures else 0

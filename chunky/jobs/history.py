@@ -57,6 +57,8 @@ def job_to_json(job: Job, state: JobState | None = None) -> dict[str, Any]:
                 "text": f.text,
                 "duration": f.duration,
                 "rule_breaks": list(f.rule_breaks),
+                "audio_notes": list(f.audio_notes),
+                "speakers": list(f.speakers),
             }
             for f, stem in zip(job.files, job.stems, strict=True)
         ],
@@ -90,6 +92,8 @@ def job_from_json(folder: Path, data: dict[str, Any]) -> Job:
             text=str(item.get("text") or ""),
             duration=opt_float(item.get("duration")),
             rule_breaks=tuple(str(x) for x in item.get("rule_breaks") or ()),
+            audio_notes=tuple(str(x) for x in item.get("audio_notes") or ()),
+            speakers=tuple(str(x) for x in item.get("speakers") or ()),
         ))
         stems.append(str(item.get("stem") or ""))
     if not files:

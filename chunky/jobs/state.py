@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from chunky.export import DEFAULT_FORMATS, ExportOptions
 
@@ -48,6 +49,9 @@ class FileResult:
     text: str = ""  # the transcript (partial for a cancelled file)
     duration: float | None = None  # audio seconds, once known
     rule_breaks: tuple[str, ...] = ()  # e.g. "3 cues read faster than 20 characters per second"
+    # Which audio streams were used and which not, and why (Transcript.audio["notes"]); the speakers found.
+    audio_notes: tuple[str, ...] = ()
+    speakers: tuple[str, ...] = ()
 
     @property
     def partial(self) -> bool:
@@ -120,6 +124,7 @@ class Job:
     seq: int = 0  # order of creation (time.time() can tie on Windows)
     formats: tuple[str, ...] = DEFAULT_FORMATS  # what is written for each file (JSON always, too)
     export: ExportOptions = field(default_factory=ExportOptions)  # layout rules, timeline, format choices
+    speakers: Any = None  # chunky.asr.options.SpeakerOptions of this job; None: the engine's own
 
 
 def final_state(files: Sequence[FileResult]) -> JobState:

@@ -11,7 +11,8 @@ from typing import Any
 
 TIME_DECIMALS = 3  # times in the JSON form are rounded to the millisecond
 # The version of the JSON form (docs/output-formats.md). 1: no version field; 2: "schema_version", word
-# "speaker", "media", and the "layout" and "timecode" the cues were made with.
+# "speaker", "media", and the "layout" and "timecode" the cues were made with; optional in 2: "speakers" (the
+# speakers table) and "audio" (which streams were transcribed).
 SCHEMA_VERSION = 2
 
 
@@ -80,6 +81,12 @@ class Transcript:
     # The recording's own video timing when it has one: {"fps": "29.97", "start_timecode": "01:00:00;00"}
     # (either may be missing); the timed formats use it unless a frame rate or start timecode is given.
     media: dict[str, str] | None = None
+    # Who speaks, in order: [{"name": "Host", "source": "stream 1"}] ("source": the track a speaker was
+    # recorded on, or "diarization"); empty when the speakers are not known.
+    speakers: list[dict[str, str]] = field(default_factory=list)
+    # Which audio was transcribed: {"mode": "tracks", "used": ["Host (stream 1)", ...], "notes": [...]};
+    # the notes name every stream that was not used, and why.
+    audio: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -91,6 +98,10 @@ class Transcript:
         }
         if self.media:
             d["media"] = dict(self.media)
+        if self.audio:
+            d["audio"] = {k: list(v) if isinstance(v, list | tuple) else v for k, v in self.audio.items()}
+        if self.speakers:
+            d["speakers"] = [dict(s) for s in self.speakers]
         d["segments"] = [s.to_dict() for s in self.segments]
         d["words"] = [w.to_dict() for w in self.words]
         return d
@@ -106,6 +117,8 @@ class Transcript:
             raise ValueError(f"transcript schema version {version!r} is newer than this Chunky reads "
                              f"({SCHEMA_VERSION}): update Chunky")
         media = d.get("media")
+        speakers = d.get("speakers")
+        audio = d.get("audio")
         return cls(
             text=str(d.get("text", "")),
             words=[Word.from_dict(w) for w in d.get("words") or []],
@@ -115,6 +128,9 @@ class Transcript:
             source=str(d.get("source", "")),
             media={str(k): str(v) for k, v in media.items() if v is not None} if isinstance(media, dict)
             else None,
+            speakers=[{str(k): str(v) for k, v in s.items()} for s in speakers if isinstance(s, dict)]
+            if isinstance(speakers, list) else [],
+            audio=dict(audio) if isinstance(audio, dict) else None,
         )
 
 
