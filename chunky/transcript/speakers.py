@@ -153,8 +153,8 @@ def merge_tracks(tracks: Sequence[TrackWords], *, same_word_margin_db: float = 1
     them is kept, and another copy only if its track is within ``same_word_margin_db`` of that (two
     people saying the same word at once, each into their own microphone). Words whose texts differ are
     different words (two people talking at once), unless one track is louder than the other over the two
-    words by ``bleed_db`` or more: then the quieter one is bleed that was recognized as something else,
-    and it is dropped.
+    words, or over one word's own span, by ``bleed_db`` or more: then the quieter one is bleed that was
+    recognized as something else, and it is dropped.
     """
     items = [(ti, w) for ti, track in enumerate(tracks) for w in track.words]
     items.sort(key=lambda it: (it[1].start, it[1].end, it[0]))
@@ -178,13 +178,21 @@ def merge_tracks(tracks: Sequence[TrackWords], *, same_word_margin_db: float = 1
             if same_word(v.text, w.text):
                 parent[root(i)] = root(j)
                 continue
-            # Different words at the same time: two speakers, unless one is only bleed.
+            # Different words at the same time: two speakers, unless one is only bleed. Judged over both
+            # words' span, and over each word's own span (a fragment of bleed recognized just before the
+            # other track's speaker starts a word of their own: loud over the union, quiet over itself).
             lo_ij = min(_span(v)[0], _span(w)[0])
             hi_ij = max(_span(v)[1], _span(w)[1])
             gap = tracks[tj].level(lo_ij, hi_ij) - tracks[ti].level(lo_ij, hi_ij)
-            if gap >= bleed_db:
+            gap_w = tracks[tj].level(*_span(w)) - tracks[ti].level(*_span(w))  # w (track ti) the bleed?
+            gap_v = tracks[ti].level(*_span(v)) - tracks[tj].level(*_span(v))  # v (track tj) the bleed?
+            drop_w = gap >= bleed_db or gap_w >= bleed_db
+            drop_v = -gap >= bleed_db or gap_v >= bleed_db
+            if drop_w and drop_v:  # never both: the one whose track is the quieter by more
+                drop_w, drop_v = max(gap, gap_w) >= max(-gap, gap_v), max(gap, gap_w) < max(-gap, gap_v)
+            if drop_w:
                 dropped.add(i)
-            elif -gap >= bleed_db:
+            elif drop_v:
                 dropped.add(j)
         active.append(i)
 
