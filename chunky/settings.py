@@ -66,6 +66,8 @@ class Settings:
     track: int | None = None
     num_speakers: int | None = None
     diarization_model: str | None = None
+    # Speakers renamed when exporting again: (("Speaker 1", "Host"), ...).
+    rename_speakers: tuple[tuple[str, str], ...] = ()
     formats: tuple[str, ...] = DEFAULT_FORMATS  # output formats written for every recording
     # Subtitle layout: a preset, and any of its rules changed (None: the preset's value).
     subtitle_preset: str = DEFAULT_PRESET
@@ -254,6 +256,20 @@ def parse_hosts(raw: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def parse_renames(raw: str | Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """``"Speaker 1=Host, Speaker 2=Guest"`` -> (("Speaker 1", "Host"), ("Speaker 2", "Guest"))."""
+    parts = raw.split(",") if isinstance(raw, str) else list(raw)
+    pairs: list[tuple[str, str]] = []
+    for part in parts:
+        if not str(part).strip():
+            continue
+        old, sep, new = str(part).partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise ValueError(f"{str(part).strip()!r} is not OLD=NEW, e.g. \"Speaker 1=Host\"")
+        pairs.append((old.strip(), new.strip()))
+    return tuple(pairs)
+
+
 def _port(raw: str) -> int:
     value = _positive(int)(raw)
     if value > 65535:
@@ -278,7 +294,8 @@ class Option:
         if isinstance(value, tuple):
             if not value:
                 return "-"
-            return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+            return ",".join(f"{v:g}" if isinstance(v, float) else "=".join(v) if isinstance(v, tuple)
+                            else str(v) for v in value)
         return "-" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -303,6 +320,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("diarization_model", _text, "the local diarization model for --speakers diarize (default: "
            "NVIDIA's Sortformer when installed)", "CHUNKY_DIARIZATION_MODEL", "--diarization-model",
            metavar="NAME"),
+    Option("rename_speakers", parse_renames, "rename speakers in the outputs, e.g. \"Speaker 1=Host,Speaker "
+           "2=Guest\"", flag="--rename-speakers", metavar="OLD=NEW,..."),
     Option("formats", _formats, f"output formats, comma-separated, out of {','.join(FORMATS)}, or 'all'",
            "CHUNKY_FORMATS", "--format", saved=True, metavar="LIST"),
     Option("subtitle_preset", _choice(PRESETS), "subtitle rules: streaming (42 characters, 2 lines, 20 cps), "
@@ -467,7 +486,7 @@ def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str]) -> None
             continue
         kwargs: dict[str, Any] = {"dest": name, "default": None, "metavar": o.metavar}
         choices = {"device": DEVICES, "vad": VAD_METHODS, "subtitle_preset": tuple(PRESETS),
-                   "fcpxml": FCPXML_KINDS, "markers": MARKER_UNITS}.get(name)
+                   "fcpxml": FCPXML_KINDS, "markers": MARKER_UNITS, "speakers": SPEAKER_MODES}.get(name)
         if choices:
             kwargs.update(choices=choices, metavar=None)
         default = getattr(Settings(), name)

@@ -25,14 +25,15 @@ def dominant(samples: np.ndarray) -> float:
     return float(np.fft.rfftfreq(len(samples), 1 / RATE)[int(np.argmax(spectrum))])
 
 
-@pytest.mark.parametrize(("name", "codec", "video"), [("two.mkv", "flac", False), ("two.mov", "pcm_s16le", True),
-                                                      ("two.mp4", "aac", True)])
+@pytest.mark.parametrize(("name", "codec", "video"), [
+    ("two.mkv", "flac", False), ("two.mov", "pcm_s16le", True), ("two.mp4", "aac", True)])
 def test_streams_with_titles_languages_and_the_default(tmp_path, name, codec, video):
     path = write_streams(tmp_path / name, tones(300, 700, 1100), RATE, codec=codec, video=video,
                          titles=["Host", None, "Guest"], languages=["eng", "fra", None], default=1)
     streams = probe_streams(path)
     assert [(s.index, s.channels, s.title, s.language if s.known_language else "", s.default)
-            for s in streams] == [(0, 1, "Host", "eng", False), (1, 1, "", "fra", True), (2, 1, "Guest", "", False)]
+            for s in streams] == [(0, 1, "Host", "eng", False), (1, 1, "", "fra", True),
+                                  (2, 1, "Guest", "", False)]
     audio = load_tracks(path, plan_tracks(streams, "tracks"), RATE)
     assert [t.name for t, _ in audio.tracks] == ["Host", "fra", "Guest"]
     assert [round(dominant(a)) for _, a in audio.tracks] == [300, 700, 1100]  # each stream on its own
@@ -43,7 +44,8 @@ def test_channels_of_a_multichannel_wav(tmp_path):
     (stream,) = probe_streams(path)
     assert stream.channels == 4
     plan = plan_tracks([stream], "tracks")
-    assert [(t.stream, t.channel, t.name) for t in plan.tracks] == [(0, c, f"Speaker {c + 1}") for c in range(4)]
+    assert [(t.stream, t.channel, t.name) for t in plan.tracks] == [(0, c, f"Speaker {c + 1}")
+                                                                    for c in range(4)]
     audio = load_tracks(path, plan, RATE)
     assert [round(dominant(a)) for _, a in audio.tracks] == [300, 500, 700, 900]
     one = load_tracks(path, plan_tracks([stream], "mix", track=3), RATE)
@@ -63,8 +65,10 @@ def test_streams_in_different_languages_are_alternatives():
     plan = plan_tracks(streams, "mix", file_name="film.mkv")
     assert plan.tracks == (Track(1),)
     assert "different languages (deu, eng, fra)" in plan.notes[0] and "the default one" in plan.notes[0]
-    assert plan.notes[1:] == ("Not used: stream 1 (eng, 2 channels).", "Not used: stream 3 (fra, 2 channels).")
-    no_default = plan_tracks([StreamInfo(0, 1, language="eng"), StreamInfo(1, 1, language="spa")], "diarize")
+    assert plan.notes[1:] == ("Not used: stream 1 (eng, 2 channels).",
+                              "Not used: stream 3 (fra, 2 channels).")
+    no_default = plan_tracks([StreamInfo(0, 1, language="eng"), StreamInfo(1, 1, language="spa")],
+                             "diarize")
     assert no_default.tracks == (Track(0),) and "the first one" in no_default.notes[0]
 
 

@@ -50,7 +50,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="output folder (default: beside each .json)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace outputs of an earlier run (never the .json read)")
-    add_arguments(p, EXPORT_SETTINGS)
+    add_arguments(p, (*EXPORT_SETTINGS, "rename_speakers"))
 
 
 @command("models", "list the local models", "chunky.cli.setup:run_models")

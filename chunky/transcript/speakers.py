@@ -4,6 +4,7 @@ Pure module: no torch, nemo, gradio or numpy. Times are seconds from the start o
 
 - :func:`assign_speakers`: each word gets the speaker whose turns cover most of it, so a turn change in the
   middle of a sentence splits the sentence there (:func:`split_at_speaker_changes` splits the cues).
+- :func:`rename_speakers`: "Speaker 1" -> "Host" everywhere, for exporting again.
 - :func:`merge_tracks`: one transcript per microphone (track or channel), each track's words belonging to
   its speaker, merged in time order. A word that one microphone picked up from another speaker (bleed) is
   kept once, on the track where it is loudest; a word said by two people at once is kept twice.
@@ -17,7 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from chunky.transcript.model import Segment, Word
+from chunky.transcript.model import Segment, Transcript, Word
 
 MIN_WORD_SECONDS = 0.02  # a word without length still counts as this long when turns are matched
 
@@ -213,3 +214,25 @@ def merge_tracks(tracks: Sequence[TrackWords], *, same_word_margin_db: float = 1
             kept.append((ti, replace(w, speaker=tracks[ti].speaker)))
     kept.sort(key=lambda it: (it[1].start, it[1].end, it[0]))
     return [w for _, w in kept]
+
+
+def rename_speakers(transcript: Transcript, renames: Sequence[tuple[str, str]]) -> Transcript:
+    """The transcript with speakers renamed (``[("Speaker 1", "Host")]``): every word, and the speakers
+    table. ValueError naming a speaker the transcript does not have (a typo must not pass silently)."""
+    mapping = dict(renames)
+    known = {w.speaker for w in transcript.words if w.speaker} | {s.get("name") for s in transcript.speakers}
+    unknown = [old for old in mapping if old not in known]
+    if unknown:
+        have = ", ".join(sorted(n for n in known if n)) or "none"
+        raise ValueError(f"no speaker named {unknown[0]!r} in {transcript.source or 'the transcript'} "
+                         f"(its speakers: {have})")
+
+    def new(name: str | None) -> str | None:
+        return mapping.get(name, name) if name is not None else None
+
+    words = [replace(w, speaker=new(w.speaker)) for w in transcript.words]
+    by_id = {id(w): n for w, n in zip(transcript.words, words, strict=True)}
+    segments = [replace(s, words=[by_id.get(id(w), replace(w, speaker=new(w.speaker))) for w in s.words])
+                for s in transcript.segments]
+    speakers = [{**s, "name": new(s.get("name")) or ""} for s in transcript.speakers]
+    return replace(transcript, words=words, segments=segments, speakers=speakers)
