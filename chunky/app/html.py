@@ -71,8 +71,18 @@ def _file_transcript(f: FileResult) -> Transcript | None:
 
 
 def timestamped_lines(transcript: Transcript) -> list[str]:
-    """One ``[hh:mm:ss] text`` line per segment (the subtitle cues)."""
-    lines = [f"{stamp(s.start)} {' '.join(s.text.split())}" for s in transcript.segments if s.text.strip()]
+    """One ``[hh:mm:ss] text`` line per segment (the subtitle cues), ``[hh:mm:ss] Host: text`` where a
+    speaker's turn begins."""
+    lines = []
+    previous = None
+    for s in transcript.segments:
+        if not s.text.strip():
+            continue
+        who = {w.speaker for w in s.words}
+        speaker = who.pop() if len(who) == 1 else None
+        name = f"{speaker}: " if speaker and speaker != previous else ""
+        previous = speaker or previous
+        lines.append(f"{stamp(s.start)} {name}{' '.join(s.text.split())}")
     if not lines and transcript.text.strip():
         lines = [f"{stamp(0)} {transcript.text.strip()}"]
     return lines
