@@ -7,6 +7,7 @@ diarization model from tests/assets), stored and loaded by Chunky's store and ma
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -175,3 +176,24 @@ def test_diarize_a_single_mix_and_the_clear_errors(engine, tmp_path) -> None:
     assert right / len(matched) >= 0.95, f"{right}/{len(matched)} words with the right speaker"
     data = json.loads(json.dumps(transcript.to_dict()))
     assert {s["name"] for s in data["speakers"]} == {w["speaker"] for w in data["words"]}
+
+
+def test_the_command_line_says_which_streams_and_speakers(tmp_path) -> None:
+    """``python -m chunky transcribe talk.mkv --speakers tracks``: the flags reach the engine, the CLI
+    prints the streams used and the speakers, and the JSON carries them."""
+    from tests.test_export_settings import run_cli
+
+    (tmp_path / "local_models").mkdir()
+    shutil.copyfile(ASR_MODEL, tmp_path / "local_models" / "digits-ctc.nemo")
+    conv = renamed(conversation(2, 20, seed=56), ["Host", "Guest"])
+    path = write_streams(tmp_path / "talk.mkv", [conv.tracks["Host"], conv.tracks["Guest"]], RATE,
+                         titles=["Host", "Guest"])
+    result = run_cli(tmp_path, "transcribe", str(path), "--speakers", "tracks", "--format", "json,srt",
+                     "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "audio: One speaker per audio stream: Host (stream 1), Guest (stream 2)." in result.stderr
+    assert "speakers: Host, Guest" in result.stderr
+    data = json.loads((tmp_path / "talk.json").read_text(encoding="utf-8"))
+    assert [s["name"] for s in data["speakers"]] == ["Host", "Guest"]
+    assert {w["speaker"] for w in data["words"]} == {"Host", "Guest"}
+    assert "Host: " in (tmp_path / "talk.srt").read_text(encoding="utf-8")

@@ -171,7 +171,10 @@ class Service:
         return found
 
     def model_names(self, max_age: float = MODEL_LIST_SECONDS) -> list[str]:
-        return [m.name for m in self.models(max_age)]
+        """The speech recognition models (a diarization model is not offered for transcribing)."""
+        from chunky.models.kinds import ASR
+
+        return [m.name for m in self.models(max_age) if m.kind == ASR]
 
     def default_model(self) -> str | None:
         """The model the settings name (the last one used), else the default one, else the first; None

@@ -66,6 +66,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
     from chunky.asr.options import Progress
     from chunky.audio.timing import probe_timing
     from chunky.models.catalogue import choose_model
+    from chunky.models.kinds import ASR
     from chunky.models.manager import ModelManager
     from chunky.models.store import ModelStore
 
@@ -79,7 +80,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
     p = paths()
     store = ModelStore(p.local_models, p.extracted)
     explicit = settings.origin("model") not in ("default", "settings.json")
-    model_name = choose_model([m.name for m in store.list_models()], settings.model, store.local_models,
+    asr_models = [m.name for m in store.list_models() if m.kind == ASR]  # not the diarization models
+    model_name = choose_model(asr_models, settings.model, store.local_models,
                               required=explicit)
     manager = ModelManager(store, device=settings.device)
     engine = Engine(manager, settings.engine_options())
