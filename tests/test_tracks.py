@@ -118,3 +118,17 @@ def test_a_stream_that_fails_is_named_and_the_others_are_used(tmp_path):
     assert [(t.name, "no stream 3" in why) for t, why in audio.failed] == [("Speaker 3", True)]
     mixed = audio.mixed()
     assert len(mixed) == max(len(a) for _, a in audio.tracks)
+
+
+def test_the_streams_command(tmp_path):
+    from tests.test_export_settings import run_cli
+
+    path = write_streams(tmp_path / "film.mkv", tones(300, 700), RATE, titles=["Host", None],
+                         languages=["eng", "deu"], default=0)
+    result = run_cli(tmp_path, "streams", str(path), str(tmp_path / "missing.wav"))
+    assert result.returncode == 1
+    assert '  stream 1 (eng, "Host", 1 channel), flac, 16000 Hz, default' in result.stdout
+    assert "--speakers mix: The audio streams are in different languages (deu, eng)" in result.stdout
+    assert "--speakers tracks: One speaker per audio stream: Host (stream 1), deu (stream 2)." \
+        in result.stdout
+    assert "missing.wav: FAILED" in result.stderr

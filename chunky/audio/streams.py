@@ -28,6 +28,15 @@ def _tag(metadata: dict, key: str) -> str:
     return ""
 
 
+def _is_default(stream) -> bool:
+    """The container's "default" flag (AV_DISPOSITION_DEFAULT; ``Stream.disposition`` is missing in
+    older PyAV: then no stream is the default)."""
+    try:
+        return bool(int(getattr(stream, "disposition", 0) or 0) & 1)
+    except (TypeError, ValueError):
+        return False
+
+
 def probe_streams(path: str | Path) -> list[StreamInfo]:
     """The file's audio streams in container order (AudioError when it has none or cannot be read)."""
     p, source = open_source(path)  # the same checks and clear errors as decoding
@@ -45,7 +54,7 @@ def probe_streams(path: str | Path) -> list[StreamInfo]:
             out.append(StreamInfo(
                 index=i, channels=int(ctx.channels or 0), sample_rate=int(ctx.sample_rate or 0),
                 codec=ctx.name or "", title=_tag(meta, "title") or _tag(meta, "name"),
-                language=_tag(meta, "language"), default=bool(int(stream.disposition) & 1),
+                language=_tag(meta, "language"), default=_is_default(stream),
                 duration=duration))
         return out
     except AudioError:
