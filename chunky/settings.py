@@ -112,7 +112,8 @@ class Settings:
         changed = {name: getattr(self, name) for name in RULE_SETTINGS}
         rules = PRESETS[self.subtitle_preset].with_values(**changed)
         options = ExportOptions(rules=rules, fps=self.fps, start_timecode=self.start_timecode,
-                                karaoke=self.karaoke, fcpxml=self.fcpxml, markers=self.markers)
+                                karaoke=self.karaoke, fcpxml=self.fcpxml, markers=self.markers,
+                                speaker_names=self.rename_speakers)
         if self.fps and self.start_timecode:
             options.timing()  # checks the start timecode against the frame rate
         return options
@@ -321,7 +322,7 @@ OPTIONS: tuple[Option, ...] = (
            "NVIDIA's Sortformer when installed)", "CHUNKY_DIARIZATION_MODEL", "--diarization-model",
            metavar="NAME"),
     Option("rename_speakers", parse_renames, "rename speakers in the outputs, e.g. \"Speaker 1=Host,Speaker "
-           "2=Guest\"", flag="--rename-speakers", metavar="OLD=NEW,..."),
+           "2=Guest\"", "CHUNKY_RENAME_SPEAKERS", "--rename-speakers", metavar="OLD=NEW,..."),
     Option("formats", _formats, f"output formats, comma-separated, out of {','.join(FORMATS)}, or 'all'",
            "CHUNKY_FORMATS", "--format", saved=True, metavar="LIST"),
     Option("subtitle_preset", _choice(PRESETS), "subtitle rules: streaming (42 characters, 2 lines, 20 cps), "
@@ -373,7 +374,7 @@ SPEAKER_SETTINGS = ("speakers", "track", "num_speakers", "diarization_model")
 ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad", *SPEAKER_SETTINGS)
 RULE_SETTINGS = ("max_chars", "max_lines", "max_cps", "min_duration", "max_duration", "min_gap_frames")
 EXPORT_SETTINGS = ("formats", "subtitle_preset", *RULE_SETTINGS, "fps", "start_timecode", "karaoke", "fcpxml",
-                   "markers")
+                   "markers", "rename_speakers")
 SERVER_SETTINGS = ("host", "port", "open_browser", "share", "max_upload", "allowed_hosts")
 
 

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 import soundfile as sf
+import srt
 
 from tests.app_server import AUDIO
 from tests.multitrack import write_streams
@@ -64,3 +65,20 @@ def test_one_speaker_per_track_in_the_page(page, tmp_path):  # noqa: F811  (the 
     assert "Host: one two three" in text and text.count("seven") == 1, text  # the bleed is not kept
     expect(page.locator("#chunky-progress")).to_contain_text("Speakers: Host, Guest")
     expect(page.locator("#chunky-progress")).to_contain_text("One speaker per audio stream")
+
+    # Rename a speaker after the job: exported again, the new files carry the new name.
+    page.get_by_text("Subtitles, timecode and formats").click()
+    page.locator("#chunky-rename-speakers input, #chunky-rename-speakers textarea").fill("Guest=Anna")
+    page.get_by_role("button", name="Export this job again with the subtitle and format choices").click()
+    expect(page.locator("#chunky-progress")).to_contain_text("Exported again:")
+    again = [a for a in page.locator("#chunky-downloads a[download$='.srt']").evaluate_all(
+        "links => links.map(a => a.getAttribute('download'))") if a != "interview.srt"]
+    assert again, "a new SRT was written"
+    link = page.locator(f'#chunky-downloads a[download="{again[0]}"]')
+    with page.expect_download() as info:
+        link.click()
+    saved = tmp_path / again[0]
+    info.value.save_as(saved)
+    cues = list(srt.parse(saved.read_text(encoding="utf-8")))
+    assert any(c.content.startswith("Anna: seven") for c in cues), [c.content for c in cues]
+    assert not any("Guest" in c.content for c in cues) and cues[0].content.startswith("Host: one")

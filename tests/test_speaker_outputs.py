@@ -60,6 +60,10 @@ def test_rename_speakers_everywhere_and_refuse_a_typo():
     assert [s["name"] for s in t.speakers] == ["Host", "Guest", "Smith, Bob"]
     with pytest.raises(ValueError, match="no speaker named 'Speaker 9'.*its speakers: Smith, Bob, Speaker 1"):
         rename_speakers(conversation(), [("Speaker 9", "X")])
+    swapped = rename_speakers(conversation(), [("Speaker 1", "Speaker 2"), ("Speaker 2", "Speaker 1")])
+    assert [w.speaker for w in swapped.words][:7] == ["Speaker 2"] * 6 + ["Speaker 1"]
+    lenient = rename_speakers(conversation(), [("Speaker 9", "X"), ("Speaker 1", "Host")], strict=False)
+    assert lenient.words[0].speaker == "Host"
     with pytest.raises(ValueError, match="is not OLD=NEW"):
         parse_renames("Speaker 1")
 

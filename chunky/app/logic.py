@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 MAX_VIEWS = 1000  # tabs remembered (one small entry each; the oldest is forgotten first)
 # The page's export controls, in the order the page sends them (setting names of chunky.settings).
 EXPORT_FIELDS = ("formats", "subtitle_preset", "max_chars", "max_lines", "max_cps", "min_duration",
-                 "max_duration", "min_gap_frames", "fps", "start_timecode", "karaoke", "fcpxml", "markers")
+                 "max_duration", "min_gap_frames", "fps", "start_timecode", "karaoke", "fcpxml", "markers",
+                 "rename_speakers")
 RULE_FIELDS = EXPORT_FIELDS[2:8]
 # The speaker controls (docs/speakers.md), sent with the export controls before each job.
 SPEAKER_FIELDS = ("speakers", "track", "num_speakers")
@@ -82,6 +83,7 @@ class PageLogic:
         values: dict[str, Any] = {"formats": list(s.formats), "subtitle_preset": s.subtitle_preset,
                                   "fps": s.fps or "auto", "start_timecode": s.start_timecode or "",
                                   "karaoke": s.karaoke, "fcpxml": s.fcpxml, "markers": s.markers,
+                                  "rename_speakers": ",".join(f"{a}={b}" for a, b in s.rename_speakers),
                                   "speakers": s.speakers, "track": s.track or 0,
                                   "num_speakers": s.num_speakers or 0}
         rules = self.preset_values(s.subtitle_preset)

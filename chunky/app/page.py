@@ -123,8 +123,8 @@ def build_page(service: Service):
 
         # Gradio passes gr.Request only to a named parameter: the export fields are spelled out.
         def on_choices(formats, subtitle_preset, max_chars, max_lines, max_cps, min_duration, max_duration,
-                       min_gap_frames, fps, start_timecode, karaoke, fcpxml, markers, speakers, track,
-                       num_speakers, request: gr.Request):
+                       min_gap_frames, fps, start_timecode, karaoke, fcpxml, markers, rename_speakers,
+                       speakers, track, num_speakers, request: gr.Request):
             values = locals()
             logic.set_choices(owner_of(request), {k: values[k] for k in CHOICE_FIELDS})
 
@@ -137,7 +137,7 @@ def build_page(service: Service):
 
         def on_export_again(formats, subtitle_preset, max_chars, max_lines, max_cps, min_duration,
                             max_duration, min_gap_frames, fps, start_timecode, karaoke, fcpxml, markers,
-                            speakers, track, num_speakers, request: gr.Request):
+                            rename_speakers, speakers, track, num_speakers, request: gr.Request):
             values = locals()
             owner = owner_of(request)
             logic.set_choices(owner, {k: values[k] for k in CHOICE_FIELDS})
@@ -253,6 +253,9 @@ def export_controls(gr, values: dict[str, Any]) -> dict[str, Any]:
                                     value=values["markers"], label="One marker per", elem_id="chunky-markers")
             c["karaoke"] = gr.Checkbox(values["karaoke"], label="ASS: karaoke timing per word",
                                        elem_id="chunky-karaoke")
+        c["rename_speakers"] = gr.Textbox(value=values["rename_speakers"], label="Rename speakers",
+                                          placeholder="Speaker 1=Host, Speaker 2=Guest", max_lines=1,
+                                          elem_id="chunky-rename-speakers")
         gr.HTML('<div class="chunky-where">Picking a preset fills in its rules; change any of them for this '
                 f"and later jobs (an empty field: the preset's). {len(PRESETS)} presets; the formats and how "
                 "to import them into Premiere Pro, Resolve, Final Cut Pro and Media Composer: "

@@ -50,9 +50,9 @@ def run_export(args: argparse.Namespace) -> int:
         folder = out_dir or source.parent
         try:
             transcript = read_transcript(source)
-            if settings.rename_speakers:
+            if settings.rename_speakers:  # a name it lacks is a typo here (the export options apply them)
                 try:
-                    transcript = rename_speakers(transcript, settings.rename_speakers)
+                    rename_speakers(transcript, settings.rename_speakers)
                 except ValueError as exc:
                     raise ChunkyError(f"{source.name}: {exc}.") from None
             base = source.name[: -len(".json")] if source.name.lower().endswith(".json") else source.stem

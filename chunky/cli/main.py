@@ -50,7 +50,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="output folder (default: beside each .json)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace outputs of an earlier run (never the .json read)")
-    add_arguments(p, (*EXPORT_SETTINGS, "rename_speakers"))
+    add_arguments(p, EXPORT_SETTINGS)
 
 
 @command("streams", "show the audio streams and channels of recordings, and what each speaker mode uses",

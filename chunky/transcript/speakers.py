@@ -216,13 +216,17 @@ def merge_tracks(tracks: Sequence[TrackWords], *, same_word_margin_db: float = 1
     return [w for _, w in kept]
 
 
-def rename_speakers(transcript: Transcript, renames: Sequence[tuple[str, str]]) -> Transcript:
-    """The transcript with speakers renamed (``[("Speaker 1", "Host")]``): every word, and the speakers
-    table. ValueError naming a speaker the transcript does not have (a typo must not pass silently)."""
+def rename_speakers(transcript: Transcript, renames: Sequence[tuple[str, str]], *,
+                    strict: bool = True) -> Transcript:
+    """The transcript with speakers renamed (``[("Speaker 1", "Host")]``, all at once: a swap works):
+    every word, and the speakers table. ``strict``: ValueError naming a speaker the transcript does not
+    have (a typo must not pass silently); otherwise such a name is ignored (a job's other files)."""
     mapping = dict(renames)
     known = {w.speaker for w in transcript.words if w.speaker} | {s.get("name") for s in transcript.speakers}
     unknown = [old for old in mapping if old not in known]
-    if unknown:
+    if not mapping:
+        return transcript
+    if unknown and strict:
         have = ", ".join(sorted(n for n in known if n)) or "none"
         raise ValueError(f"no speaker named {unknown[0]!r} in {transcript.source or 'the transcript'} "
                          f"(its speakers: {have})")
