@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chunky.asr.options import PRECISIONS, VAD_METHODS, EngineOptions
+from chunky.asr.options import PRECISIONS, SPEAKER_MODES, VAD_METHODS, EngineOptions, SpeakerOptions
 from chunky.base.fs import atomic_write_json, read_json
 from chunky.base.retry import DEFAULT_DELAYS
 from chunky.export import (
@@ -61,6 +61,14 @@ class Settings:
     chunk_seconds: float = 30.0  # longest piece of audio given to the model at once
     vad: str = "auto"  # how pauses are found: auto, silero, energy
     precision: str = "float32"  # the model's arithmetic on a GPU: float32, auto, bfloat16, float16
+    # Who spoke (docs/speakers.md): mix (no speakers), tracks (one per stream or channel), diarize; one
+    # stream or channel (from 1); the expected number of speakers; the diarization model (None: default).
+    speakers: str = "mix"
+    track: int | None = None
+    num_speakers: int | None = None
+    diarization_model: str | None = None
+    # Speakers renamed when exporting again: (("Speaker 1", "Host"), ...).
+    rename_speakers: tuple[tuple[str, str], ...] = ()
     formats: tuple[str, ...] = DEFAULT_FORMATS  # output formats written for every recording
     # Subtitle layout: a preset, and any of its rules changed (None: the preset's value).
     subtitle_preset: str = DEFAULT_PRESET
@@ -96,7 +104,10 @@ class Settings:
 
     def engine_options(self) -> EngineOptions:
         return EngineOptions(chunk_seconds=self.chunk_seconds, batch_size=self.batch_size, vad=self.vad,
-                             precision=self.precision)
+                             precision=self.precision, speakers=self.speaker_options())
+
+    def speaker_options(self) -> SpeakerOptions:
+        return SpeakerOptions(self.speakers, self.track, self.num_speakers, self.diarization_model)
 
     def export_options(self) -> ExportOptions:
         """The layout rules, timeline and format choices of the outputs. TimecodeError (a ChunkyError)
@@ -104,7 +115,8 @@ class Settings:
         changed = {name: getattr(self, name) for name in RULE_SETTINGS}
         rules = PRESETS[self.subtitle_preset].with_values(**changed)
         options = ExportOptions(rules=rules, fps=self.fps, start_timecode=self.start_timecode,
-                                karaoke=self.karaoke, fcpxml=self.fcpxml, markers=self.markers)
+                                karaoke=self.karaoke, fcpxml=self.fcpxml, markers=self.markers,
+                                speaker_names=self.rename_speakers)
         if self.fps and self.start_timecode:
             options.timing()  # checks the start timecode against the frame rate
         return options
@@ -273,6 +285,20 @@ def parse_hosts(raw: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def parse_renames(raw: str | Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """``"Speaker 1=Host, Speaker 2=Guest"`` -> (("Speaker 1", "Host"), ("Speaker 2", "Guest"))."""
+    parts = raw.split(",") if isinstance(raw, str) else list(raw)
+    pairs: list[tuple[str, str]] = []
+    for part in parts:
+        if not str(part).strip():
+            continue
+        old, sep, new = str(part).partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise ValueError(f"{str(part).strip()!r} is not OLD=NEW, e.g. \"Speaker 1=Host\"")
+        pairs.append((old.strip(), new.strip()))
+    return tuple(pairs)
+
+
 def _port(raw: str) -> int:
     value = _positive(int)(raw)
     if value > 65535:
@@ -299,7 +325,8 @@ class Option:
         if isinstance(value, tuple):
             if not value:
                 return "-"
-            return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+            return ",".join(f"{v:g}" if isinstance(v, float) else "=".join(v) if isinstance(v, tuple)
+                            else str(v) for v in value)
         return "-" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -318,6 +345,18 @@ OPTIONS: tuple[Option, ...] = (
     Option("precision", _choice(PRECISIONS), "the model's arithmetic on a GPU: float32 (exact), auto "
            "(bfloat16 where the GPU has it, else float16), bfloat16 or float16", "CHUNKY_PRECISION",
            "--precision"),
+    Option("speakers", _choice(SPEAKER_MODES), "who spoke: mix (every stream mixed, no speakers), tracks "
+           "(one speaker per audio stream, or per channel of a one-stream file) or diarize (find them)",
+           "CHUNKY_SPEAKERS", "--speakers", saved=True),
+    Option("track", _positive(int), "transcribe one audio stream only (from 1), or one channel of a "
+           "one-stream file", "CHUNKY_TRACK", "--track", metavar="N"),
+    Option("num_speakers", _positive(int), "how many people speak, for --speakers diarize (default: found "
+           "by the model)", "CHUNKY_NUM_SPEAKERS", "--num-speakers", metavar="N"),
+    Option("diarization_model", _text, "the local diarization model for --speakers diarize (default: "
+           "NVIDIA's Sortformer when installed)", "CHUNKY_DIARIZATION_MODEL", "--diarization-model",
+           metavar="NAME"),
+    Option("rename_speakers", parse_renames, "rename speakers in the outputs, e.g. \"Speaker 1=Host,Speaker "
+           "2=Guest\"", "CHUNKY_RENAME_SPEAKERS", "--rename-speakers", metavar="OLD=NEW,..."),
     Option("formats", _formats, f"output formats, comma-separated, out of {','.join(FORMATS)}, or 'all'",
            "CHUNKY_FORMATS", "--format", saved=True, metavar="LIST"),
     Option("subtitle_preset", _choice(PRESETS), "subtitle rules: streaming (42 characters, 2 lines, 20 cps), "
@@ -368,10 +407,11 @@ OPTIONS: tuple[Option, ...] = (
            "CHUNKY_KEY", secret=True),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
-ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad", "precision")
+SPEAKER_SETTINGS = ("speakers", "track", "num_speakers", "diarization_model")
+ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad", "precision", *SPEAKER_SETTINGS)
 RULE_SETTINGS = ("max_chars", "max_lines", "max_cps", "min_duration", "max_duration", "min_gap_frames")
 EXPORT_SETTINGS = ("formats", "subtitle_preset", *RULE_SETTINGS, "fps", "start_timecode", "karaoke", "fcpxml",
-                   "markers")
+                   "markers", "rename_speakers")
 SERVER_SETTINGS = ("host", "port", "open_browser", "share", "max_upload", "allowed_hosts")
 
 
@@ -439,6 +479,25 @@ def parse_choices(raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def parse_speaker_choices(raw: Mapping[str, Any]) -> SpeakerOptions:
+    """The page's speaker controls (``speakers``, ``track``, ``num_speakers``; an empty or 0 number: not
+    given) as SpeakerOptions; ValueError naming the field for a bad one."""
+    values: dict[str, Any] = {}
+    for name in ("speakers", "track", "num_speakers"):
+        value = raw.get(name)
+        if value is None or value == "" or (name != "speakers" and float(value) == 0):
+            continue
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        option = _BY_NAME[name]
+        try:
+            values[name] = option.parse(str(value))
+        except ValueError as exc:
+            raise ValueError(f"{option.help.split(':')[0].split(' (')[0].capitalize()}: {value!r}: {exc}") \
+                from None
+    return SpeakerOptions(values.get("speakers", "mix"), values.get("track"), values.get("num_speakers"))
+
+
 def with_choices(settings: Settings, **choices: Any) -> Settings:
     """The settings with the page's choices for one job (e.g. ``model=``) applied on top."""
     given = {k: v for k, v in choices.items() if v is not None or k in CLEARABLE}
@@ -466,7 +525,7 @@ def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str]) -> None
         kwargs: dict[str, Any] = {"dest": name, "default": None, "metavar": o.metavar}
         choices = {"device": DEVICES, "vad": VAD_METHODS, "precision": PRECISIONS,
                    "subtitle_preset": tuple(PRESETS), "fcpxml": FCPXML_KINDS,
-                   "markers": MARKER_UNITS}.get(name)
+                   "markers": MARKER_UNITS, "speakers": SPEAKER_MODES}.get(name)
         if choices:
             kwargs.update(choices=choices, metavar=None)
         default = getattr(Settings(), name)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.nemo_archives import build_nemo, truncated_copy
+from tests.nemo_archives import CONFIG, build_nemo, nemo_members, truncated_copy, write_nemo
 from tests.test_download import FakeHub, closed_port_url
 
 
@@ -71,10 +71,10 @@ def test_import_list_verify_remove(repo_root: Path, chunky_home: Path, tmp_path:
     result = run_setup(repo_root, chunky_home, "--list")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[0].split() == ["NAME", "SOURCE", "SIZE", "EXTRACTED", "VERIFIED"]
+    assert lines[0].split() == ["NAME", "SOURCE", "KIND", "SIZE", "EXTRACTED", "VERIFIED"]
     rows = {line.split()[0]: line.split() for line in lines[1:]}
     assert set(rows) == {"second", "tiny-test"}
-    assert rows["tiny-test"][1] == "imported" and rows["tiny-test"][-2:] == ["yes", "-"]
+    assert rows["tiny-test"][1:3] == ["imported", "asr"] and rows["tiny-test"][-2:] == ["yes", "-"]
 
     result = run_setup(repo_root, chunky_home, "--verify", "tiny-test")
     assert result.returncode == 0, result.stderr
@@ -150,6 +150,30 @@ def test_default_download_then_extract(repo_root: Path, chunky_home: Path, tmp_p
 
         line = one_error_line(run_setup(repo_root, chunky_home, "--endpoint", hub.url, "nobody/nothing"))
         assert "no model 'nobody/nothing'" in line
+    finally:
+        hub.close()
+
+
+def test_diarization_model_download_shows_its_licence_and_kind(repo_root: Path, chunky_home: Path,
+                                                              tmp_path: Path) -> None:
+    hub = FakeHub()
+    try:
+        members = nemo_members()
+        members["model_config.yaml"] = (
+            CONFIG + "target: nemo.collections.asr.models.sortformer_diar_models.SortformerEncLabelModel\n"
+        ).encode()
+        data = write_nemo(tmp_path / "d.nemo", members).read_bytes()
+        repo = "nvidia/diar_streaming_sortformer_4spk-v2"
+        hub.add(repo, {"diar_streaming_sortformer_4spk-v2.nemo": data})
+        hub.add("someone/asr-model", {"asr-model.nemo": build_nemo(tmp_path / "a.nemo").read_bytes()})
+        result = run_setup(repo_root, chunky_home, "--endpoint", hub.url, "-q", repo, "someone/asr-model")
+        assert result.returncode == 0, result.stderr
+        assert "Licence: CC-BY-4.0 (commercial use allowed, with attribution)" in result.stdout
+        assert "Licence: not known to Chunky; read the model's licence at https://huggingface.co/someone/" \
+               "asr-model" in result.stdout
+        lines = run_setup(repo_root, chunky_home, "--list").stdout.strip().splitlines()
+        kinds = {line.split()[0]: line.split()[2] for line in lines[1:]}
+        assert kinds == {"diar_streaming_sortformer_4spk-v2": "diarization", "asr-model": "asr"}
     finally:
         hub.close()
 

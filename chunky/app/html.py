@@ -71,8 +71,18 @@ def _file_transcript(f: FileResult) -> Transcript | None:
 
 
 def timestamped_lines(transcript: Transcript) -> list[str]:
-    """One ``[hh:mm:ss] text`` line per segment (the subtitle cues)."""
-    lines = [f"{stamp(s.start)} {' '.join(s.text.split())}" for s in transcript.segments if s.text.strip()]
+    """One ``[hh:mm:ss] text`` line per segment (the subtitle cues), ``[hh:mm:ss] Host: text`` where a
+    speaker's turn begins."""
+    lines = []
+    previous = None
+    for s in transcript.segments:
+        if not s.text.strip():
+            continue
+        who = {w.speaker for w in s.words}
+        speaker = who.pop() if len(who) == 1 else None
+        name = f"{speaker}: " if speaker and speaker != previous else ""
+        previous = speaker or previous
+        lines.append(f"{stamp(s.start)} {name}{' '.join(s.text.split())}")
     if not lines and transcript.text.strip():
         lines = [f"{stamp(0)} {transcript.text.strip()}"]
     return lines
@@ -167,6 +177,11 @@ def progress_html(snap: JobSnapshot) -> str:
         text = f.error if f.name in f.error else f"{f.name}: {f.error}"
         parts.append(message_html("error" if state is JobState.FAILED else "warn", text))
     for f in snap.files:
+        if f.state is FileState.DONE and (f.audio_notes or f.speakers):  # which streams, who spoke
+            who = f"{f.name}: " if n > 1 else ""
+            said = [*f.audio_notes, *([f"Speakers: {', '.join(f.speakers)}."] if f.speakers else [])]
+            parts.append(f'<div class="chunky-msg info chunky-audio">{escape(who)}'
+                         f'{escape(" ".join(said))}</div>')
         if f.rule_breaks and f.state in (FileState.DONE, FileState.CANCELLED):
             who = f"{f.name}: " if n > 1 else ""
             parts.append(f'<div class="chunky-msg info chunky-rules">{escape(who)}Subtitles: '
@@ -262,3 +277,11 @@ def system_check_text(service: Service) -> str:
     except Exception as exc:
         log.exception("System check failed")
         return f"The system check failed: {type(exc).__name__}: {exc}"
+
+
+def streams_html(files: list[tuple[str, list[str]]]) -> str:
+    """The audio streams and channels of the uploaded files: ``[(name, [line per stream])]``."""
+    if not files:
+        return ""
+    items = "".join(f"<li><b>{escape(name)}</b>: {escape('; '.join(lines))}</li>" for name, lines in files)
+    return f'<div class="chunky-streams">Audio in the files:<ul>{items}</ul></div>'

@@ -30,8 +30,12 @@ log = logging.getLogger(__name__)
 MAX_VIEWS = 1000  # tabs remembered (one small entry each; the oldest is forgotten first)
 # The page's export controls, in the order the page sends them (setting names of chunky.settings).
 EXPORT_FIELDS = ("formats", "subtitle_preset", "max_chars", "max_lines", "max_cps", "min_duration",
-                 "max_duration", "min_gap_frames", "fps", "start_timecode", "karaoke", "fcpxml", "markers")
+                 "max_duration", "min_gap_frames", "fps", "start_timecode", "karaoke", "fcpxml", "markers",
+                 "rename_speakers")
 RULE_FIELDS = EXPORT_FIELDS[2:8]
+# The speaker controls (docs/speakers.md), sent with the export controls before each job.
+SPEAKER_FIELDS = ("speakers", "track", "num_speakers")
+CHOICE_FIELDS = EXPORT_FIELDS + SPEAKER_FIELDS
 EARLIER_JOBS_SHOWN = 30  # jobs of earlier runs offered in the picker
 
 
@@ -82,7 +86,10 @@ class PageLogic:
         s = self.service.settings
         values: dict[str, Any] = {"formats": list(s.formats), "subtitle_preset": s.subtitle_preset,
                                   "fps": s.fps or "auto", "start_timecode": s.start_timecode or "",
-                                  "karaoke": s.karaoke, "fcpxml": s.fcpxml, "markers": s.markers}
+                                  "karaoke": s.karaoke, "fcpxml": s.fcpxml, "markers": s.markers,
+                                  "rename_speakers": ",".join(f"{a}={b}" for a, b in s.rename_speakers),
+                                  "speakers": s.speakers, "track": s.track or 0,
+                                  "num_speakers": s.num_speakers or 0}
         rules = self.preset_values(s.subtitle_preset)
         for name in RULE_FIELDS:
             values[name] = getattr(s, name) if getattr(s, name) is not None else rules[name]
@@ -98,8 +105,15 @@ class PageLogic:
 
     # --- actions
 
+    def audio_streams(self, files: list[str] | None) -> str:
+        """What the page says about the uploaded files' audio streams and channels (before a job)."""
+        from chunky.app.html import streams_html
+
+        return streams_html(self.service.audio_streams([Path(f) for f in files or []]))
+
     def set_choices(self, owner: str, choices: dict[str, Any]) -> None:
-        """Remember the tab's export controls (formats, preset, rules, timecode, ...) for its next job."""
+        """Remember the tab's export and speaker controls (formats, preset, rules, timecode, speaker mode,
+        track, ...) for its next job."""
         view = self._view(owner)
         with self._lock:
             view.choices = dict(choices)

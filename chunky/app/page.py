@@ -17,7 +17,7 @@ from typing import Any
 
 from chunky.app import guard, review
 from chunky.app.html import jobs_html, setup_html, status_html, system_check_text
-from chunky.app.logic import EXPORT_FIELDS, RULE_FIELDS, PageLogic
+from chunky.app.logic import CHOICE_FIELDS, RULE_FIELDS, PageLogic
 from chunky.app.security import Access, access_for_settings
 from chunky.app.service import Service
 from chunky.app.style import CSS, INTRO
@@ -55,6 +55,7 @@ def build_page(service: Service):
                     with gr.Tab("Files"):
                         files = gr.File(label="Audio or video files",
                                         file_count="multiple", elem_id="chunky-files", height=170)
+                        streams = gr.HTML("", elem_id="chunky-streams")
                     with gr.Tab("Microphone"):
                         recording = gr.Audio(sources=["microphone"], type="filepath", format="wav",
                                              label="Record from the microphone", elem_id="chunky-mic")
@@ -65,7 +66,9 @@ def build_page(service: Service):
                 with gr.Row():
                     refresh = gr.Button("↻ Look for new models", size="sm", elem_id="chunky-refresh",
                                         scale=0, min_width=200)
-                controls = export_controls(gr, logic.initial_choices())
+                initial = logic.initial_choices()
+                controls = speaker_controls(gr, initial)
+                controls.update(export_controls(gr, initial))
                 with gr.Row():
                     transcribe = gr.Button("Transcribe", variant="primary", elem_id="chunky-transcribe",
                                            scale=3)
@@ -126,9 +129,13 @@ def build_page(service: Service):
 
         # Gradio passes gr.Request only to a named parameter: the export fields are spelled out.
         def on_choices(formats, subtitle_preset, max_chars, max_lines, max_cps, min_duration, max_duration,
-                       min_gap_frames, fps, start_timecode, karaoke, fcpxml, markers, request: gr.Request):
+                       min_gap_frames, fps, start_timecode, karaoke, fcpxml, markers, rename_speakers,
+                       speakers, track, num_speakers, request: gr.Request):
             values = locals()
-            logic.set_choices(owner_of(request), {k: values[k] for k in EXPORT_FIELDS})
+            logic.set_choices(owner_of(request), {k: values[k] for k in CHOICE_FIELDS})
+
+        def on_files(files_in):
+            return logic.audio_streams(files_in)
 
         def on_preset(name):
             values = PageLogic.preset_values(name)
@@ -136,10 +143,10 @@ def build_page(service: Service):
 
         def on_export_again(formats, subtitle_preset, max_chars, max_lines, max_cps, min_duration,
                             max_duration, min_gap_frames, fps, start_timecode, karaoke, fcpxml, markers,
-                            request: gr.Request):
+                            rename_speakers, speakers, track, num_speakers, request: gr.Request):
             values = locals()
             owner = owner_of(request)
-            logic.set_choices(owner, {k: values[k] for k in EXPORT_FIELDS})
+            logic.set_choices(owner, {k: values[k] for k in CHOICE_FIELDS})
             logic.export_again(owner)
             return to_updates(logic.render(owner, force=True))
 
@@ -182,11 +189,12 @@ def build_page(service: Service):
             return handle
 
         quiet = {"queue": False, "show_progress": "hidden"}
-        choice_inputs = [controls[k] for k in EXPORT_FIELDS]
+        choice_inputs = [controls[k] for k in CHOICE_FIELDS]
         # The export choices go first (their own call), then the job: the transcribe call keeps its inputs.
         transcribe.click(on_choices, choice_inputs, None, api_name="export_choices", **quiet).then(
             on_transcribe, [files, recording, model], [*outputs, files, recording], api_name="transcribe",
             **quiet)
+        files.change(on_files, [files], [streams], api_name="audio_streams", **quiet)
         preset = controls["subtitle_preset"]
         rule_fields = [controls[k] for k in RULE_FIELDS]
         preset.input(on_preset, [preset], rule_fields, api_name="preset_rules", **quiet)
@@ -202,6 +210,22 @@ def build_page(service: Service):
             listen(review_handler(action), None, None if action == "review_threshold" else outputs,
                    api_name=action, **quiet)
     return page
+
+
+def speaker_controls(gr, values: dict[str, Any]) -> dict[str, Any]:
+    """Who spoke: the speaker mode, one track, the number of speakers (keyed by SPEAKER_FIELDS)."""
+    c: dict[str, Any] = {}
+    c["speakers"] = gr.Radio(
+        [("Mix every track (no speakers)", "mix"), ("One speaker per track or channel", "tracks"),
+         ("Find the speakers (diarization)", "diarize")], value=values["speakers"], label="Speakers",
+        info="Each person on their own microphone (tracks of a video, channels of a WAV): one speaker per "
+             "track. One microphone for everyone: find the speakers.", elem_id="chunky-speakers")
+    with gr.Row():
+        c["track"] = gr.Number(values["track"], label="Only track (0: all)", precision=0, minimum=0,
+                               elem_id="chunky-track")
+        c["num_speakers"] = gr.Number(values["num_speakers"], label="Number of speakers (0: find out)",
+                                      precision=0, minimum=0, elem_id="chunky-num-speakers")
+    return c
 
 
 def export_controls(gr, values: dict[str, Any]) -> dict[str, Any]:
@@ -249,6 +273,9 @@ def export_controls(gr, values: dict[str, Any]) -> dict[str, Any]:
                                     value=values["markers"], label="One marker per", elem_id="chunky-markers")
             c["karaoke"] = gr.Checkbox(values["karaoke"], label="ASS: karaoke timing per word",
                                        elem_id="chunky-karaoke")
+        c["rename_speakers"] = gr.Textbox(value=values["rename_speakers"], label="Rename speakers",
+                                          placeholder="Speaker 1=Host, Speaker 2=Guest", max_lines=1,
+                                          elem_id="chunky-rename-speakers")
         gr.HTML('<div class="chunky-where">Picking a preset fills in its rules; change any of them for this '
                 f"and later jobs (an empty field: the preset's). {len(PRESETS)} presets; the formats and how "
                 "to import them into Premiere Pro, Resolve, Final Cut Pro and Media Composer: "

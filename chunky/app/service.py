@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -34,6 +34,7 @@ from chunky.settings import (
     Settings,
     parse_choices,
     parse_fraction,
+    parse_speaker_choices,
     with_choices,
 )
 from chunky.transcript.model import Transcript
@@ -172,7 +173,10 @@ class Service:
         return found
 
     def model_names(self, max_age: float = MODEL_LIST_SECONDS) -> list[str]:
-        return [m.name for m in self.models(max_age)]
+        """The speech recognition models (a diarization model is not offered for transcribing)."""
+        from chunky.models.kinds import ASR
+
+        return [m.name for m in self.models(max_age) if m.kind == ASR]
 
     def default_model(self) -> str | None:
         """The model the settings name (the last one used), else the default one, else the first; None
@@ -201,11 +205,42 @@ class Service:
         if not model or model not in self.model_names(max_age=0):
             raise ModelNotFoundError(self.missing_model_message(model))
         settings, options = self.export_settings(choices)
+        speakers = self.speaker_options(choices)
         self._last_model = model
         # Kept for the next start (a tab's choices never change another tab's jobs in this run).
-        self.saved.save(model=model, **{k: getattr(settings, k) for k in EXPORT_SETTINGS})
+        self.saved.save(model=model, speakers=speakers.mode,
+                        **{k: getattr(settings, k) for k in EXPORT_SETTINGS})
         return self.runner.submit(owner, files, model, display_names, formats=settings.formats,
-                                  export_options=options)
+                                  export_options=options,
+                                  speakers=None if speakers == self.settings.speaker_options() else speakers)
+
+    def speaker_options(self, choices: Mapping[str, object] | None):
+        """The page's speaker controls as SpeakerOptions, on top of the settings (a diarization model
+        and a mode given at start); ChunkyError for a bad value."""
+        given = dict(choices or {})
+        if not given.get("speakers"):
+            given["speakers"] = self.settings.speakers
+        try:
+            chosen = parse_speaker_choices(given)
+        except ValueError as exc:
+            raise ChunkyError(str(exc)) from None
+        return replace(chosen, diarization_model=self.settings.diarization_model)
+
+    def audio_streams(self, paths: Sequence[Path]) -> list[tuple[str, list[str]]]:
+        """(file name, a line per audio stream) of each uploaded file, for the page (no decoding)."""
+        from chunky.audio.streams import probe_streams
+
+        out = []
+        for path in paths:
+            try:
+                streams = probe_streams(path)
+            except ChunkyError as exc:
+                out.append((Path(path).name, [str(exc)]))
+                continue
+            several = len(streams) > 1
+            out.append((Path(path).name, [s.describe() + (", default" if s.default and several else "")
+                                          for s in streams]))
+        return out
 
     def export_settings(self, choices: Mapping[str, object] | None) -> tuple[Settings, ExportOptions]:
         """The settings with the page's export choices applied, and the export options they give;
@@ -263,7 +298,7 @@ class Service:
         return float(audio.probe(path).duration)
 
     def _transcribe(self, path: Path, model: str, progress: ProgressFn,
-                    cancel: threading.Event) -> Transcript:
+                    cancel: threading.Event, speakers=None) -> Transcript:
         from chunky.asr.options import PartialTranscriptCancelled, Progress
 
         if not self._engine_done.is_set():
@@ -274,7 +309,11 @@ class Service:
         if self.engine is None:
             raise ChunkyError(self._error or "The speech engine could not start.")
         try:
-            transcript = self.engine.transcribe(path, model, progress=progress, cancel=cancel)
+            options = None
+            if speakers is not None:
+                options = replace(self.engine.options, speakers=speakers)
+            transcript = self.engine.transcribe(path, model, options=options, progress=progress,
+                                                cancel=cancel)
         except ModelNotFoundError as exc:
             raise ModelNotFoundError(f"{exc}\n{self.missing_model_message(model)}") from exc
         with self._lock:

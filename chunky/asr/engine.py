@@ -25,9 +25,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from chunky.asr import gpu
+import numpy as np
+
+from chunky.asr import gpu, speaker_passes
 from chunky.asr.confidence import enable_word_confidence, word_confidences
-from chunky.asr.feed import Batch, ChunkFeed, FeedPlan
+from chunky.asr.feed import Batch, ChunkFeed, FeedPlan, sample_blocks
 from chunky.asr.model_calls import WIDTH_STEP, ModelCalls, collate, is_oom, split
 from chunky.asr.options import EngineOptions, PartialTranscriptCancelled, Progress, ProgressFn
 from chunky.asr.stitching import Stitcher, stitch
@@ -93,13 +95,30 @@ class Engine:
         with self._lock:
             info = audio.probe(path)
             total = float(info.duration)
+            plan = speaker_passes.plan_for(path, opts.speakers)  # the streams/channels and what to do
             report(Progress("loading", 0.0, total))
             loaded = self.manager.get(model_name)
             enable_word_confidence(loaded.model, loaded.sample_rate)  # once per model; none if it has none
             if cancel.is_set():
                 raise PartialTranscriptCancelled("Cancelled before transcription started.", None)
+            if not (plan.simple and plan.mode == "mix" and plan.tracks[0].stream == 0):
+
+                def samples_pass(samples: np.ndarray, report_pass, cancel_pass) -> Transcript:
+                    return self._transcribe_samples(samples, loaded, model_name, str(path), opts, report_pass,
+                                                    cancel_pass)
+
+                return speaker_passes.run_plan(self.manager, path, plan, loaded.sample_rate, samples_pass,
+                                               model_name, opts, report, cancel)
             report(Progress("decoding", 0.0, total))
             return _Transcription(self, loaded, model_name, path, total, opts, report, cancel).run()
+
+    def _transcribe_samples(self, samples: np.ndarray, loaded: Any, model_name: str, source: str,
+                            opts: EngineOptions, report: ProgressFn, cancel: threading.Event) -> Transcript:
+        """One pass of a speaker mode (chunky.asr.speaker_passes): decoded samples at the model's rate
+        through the same feed thread and model pass as a file."""
+        total = len(samples) / loaded.sample_rate
+        return _Transcription(self, loaded, model_name, Path(source), total, opts, report, cancel,
+                              samples=samples).run()
 
     @staticmethod
     def _assemble(done, texts, has_stamps, duration, model_name, source, opts) -> Transcript:
@@ -144,8 +163,10 @@ class _Transcription:
     """One call of :meth:`Engine.transcribe`, from the loaded model to the transcript."""
 
     def __init__(self, engine: Engine, loaded: Any, model_name: str, path: Path, total: float,
-                 opts: EngineOptions, report: ProgressFn, cancel: threading.Event):
+                 opts: EngineOptions, report: ProgressFn, cancel: threading.Event,
+                 samples: np.ndarray | None = None):
         self.engine, self.loaded, self.model_name = engine, loaded, model_name
+        self.samples = samples  # decoded already (a speaker mode's pass); None: decode ``path``
         self.path, self.total, self.opts, self.report, self.cancel = path, total, opts, report, cancel
         self.rate = loaded.sample_rate
         self.device = loaded.device
@@ -224,9 +245,10 @@ class _Transcription:
         pin = self.device == "cuda"
         step = int(WIDTH_STEP * self.rate)
         plan = FeedPlan(opts.chunk_seconds, opts.overlap_seconds, pauses, opts.channel)
+        blocks = None if self.samples is None else sample_blocks(self.samples)
         self.feed = ChunkFeed(
             self.path, self.rate, lambda arrays, alone: collate(arrays, self.rate, pin, 0 if alone else step),
-            plan, self.batch_size)
+            plan, self.batch_size, blocks=blocks)
         started = time.perf_counter()
         try:
             self.report(Progress("transcribing", 0.0, self.total, 0, self.feed.chunk_count(self.total), []))

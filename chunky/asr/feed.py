@@ -108,7 +108,8 @@ class ChunkFeed:
     """
 
     def __init__(self, path: str | Path, rate: int, prepare: Callable[[Sequence[np.ndarray], bool], Any],
-                 plan: FeedPlan | None = None, batch_size: int = 8, depth: int = DEPTH):
+                 plan: FeedPlan | None = None, batch_size: int = 8, depth: int = DEPTH, *,
+                 blocks: Iterator[np.ndarray] | None = None):
         self.path = Path(path)
         self.rate = int(rate)
         self.prepare = prepare
@@ -121,7 +122,9 @@ class ChunkFeed:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Opened here, so that a missing or undecodable file fails in the caller's thread at once.
-        self._blocks = iter_blocks(self.path, self.rate, BLOCK_SECONDS, channel=self.plan.channel)
+        # ``blocks``: samples decoded already, at ``rate`` (a speaker mode's track or mix).
+        self._blocks = blocks if blocks is not None else iter_blocks(self.path, self.rate, BLOCK_SECONDS,
+                                                                     channel=self.plan.channel)
 
     # --- the consumer's side -------------------------------------------------------------------------
 
@@ -252,6 +255,12 @@ class ChunkFeed:
                     return
             else:
                 stats.prepare_seconds += time.perf_counter() - started
+
+
+def sample_blocks(samples: np.ndarray, rate_blocks: int = 160_000) -> Iterator[np.ndarray]:
+    """Decoded samples as the feed's float32 blocks (``rate_blocks`` samples each, 10 s at 16 kHz)."""
+    for start in range(0, len(samples), rate_blocks):
+        yield np.asarray(samples[start:start + rate_blocks], dtype=np.float32)
 
 
 def _lower_priority() -> None:

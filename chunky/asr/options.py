@@ -7,14 +7,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chunky.audio import PAUSE_METHODS as VAD_METHODS
+from chunky.audio.tracks import SPEAKER_MODES
 from chunky.base.errors import CancelledError
 from chunky.transcript.layout import PRESETS, LayoutRules
 from chunky.transcript.model import Transcript, Word
 
-__all__ = ["PRECISIONS", "VAD_METHODS", "EngineOptions", "PartialTranscriptCancelled", "Progress",
-           "ProgressFn"]
+__all__ = ["PRECISIONS", "SPEAKER_MODES", "VAD_METHODS", "EngineOptions", "PartialTranscriptCancelled",
+           "Progress", "ProgressFn", "SpeakerOptions"]
 
 PRECISIONS = ("float32", "auto", "bfloat16", "float16")  # see chunky.asr.gpu
+
+
+@dataclass(frozen=True)
+class SpeakerOptions:
+    """Who spoke (docs/speakers.md): ``mode`` mix (no speakers), tracks (one per stream or channel) or
+    diarize; ``track`` (from 1) one stream, or one channel of a single-stream file; ``num_speakers`` the
+    expected count for diarization; ``diarization_model`` a local model's name (None: the default)."""
+
+    mode: str = "mix"
+    track: int | None = None
+    num_speakers: int | None = None
+    diarization_model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in SPEAKER_MODES:
+            raise ValueError(f"speaker mode must be one of {', '.join(SPEAKER_MODES)}, not {self.mode!r}")
 
 
 @dataclass
@@ -35,11 +52,12 @@ class EngineOptions:
     # silero, energy (chunky.audio.cuts).
     vad: str = "auto"
     channel: int | None = None  # one channel of the file (0: the first) instead of the mean of all
+    speakers: SpeakerOptions = SpeakerOptions()
 
 
 @dataclass
 class Progress:
-    stage: str  # "loading", "decoding", "transcribing", "done"
+    stage: str  # "loading", "decoding", "transcribing", "diarizing", "done"
     done_seconds: float = 0.0
     total_seconds: float = 0.0
     chunk_index: int = 0  # chunks finished
@@ -53,6 +71,9 @@ class Progress:
     def describe(self) -> str:
         if self.stage == "transcribing":
             return f"Transcribing chunk {min(self.chunk_index + 1, self.chunk_count)} of {self.chunk_count}"
+        if self.stage == "diarizing":
+            return f"Finding the speakers: chunk {min(self.chunk_index + 1, self.chunk_count)} of " \
+                f"{self.chunk_count}"
         return {"loading": "Loading the model", "decoding": "Decoding the audio", "done": "Done"}.get(
             self.stage, self.stage
         )

@@ -199,7 +199,7 @@ def _check_rate(target_rate: int) -> int:
 
 
 def iter_blocks(path: str | Path, target_rate: int, block_seconds: float = 30.0, *,
-                channel: int | None = None) -> Iterator[np.ndarray]:
+                stream: int | None = None, channel: int | None = None) -> Iterator[np.ndarray]:
     """The recording as consecutive mono float32 blocks at `target_rate` (about `block_seconds` each).
 
     The file is opened (and checked) at once: AudioError is raised by this call for a missing, empty or
@@ -211,7 +211,7 @@ def iter_blocks(path: str | Path, target_rate: int, block_seconds: float = 30.0,
     target_rate = _check_rate(target_rate)
     if not block_seconds > 0:
         raise ValueError(f"block_seconds must be positive, not {block_seconds!r}")
-    p, source = open_source(path)
+    p, source = open_source(path, stream)  # ``stream``/``channel`` from 0: that stream, that channel alone
     return BlockStream(_blocks(p, source, target_rate, block_seconds, channel), source)
 
 
@@ -233,7 +233,7 @@ class BlockStream(Iterator[np.ndarray]):
 
 
 def load_audio(path: str | Path, target_rate: int = 16000, dtype: type = np.float32, *,
-               channel: int | None = None) -> np.ndarray:
+               stream: int | None = None, channel: int | None = None) -> np.ndarray:
     """The whole recording as mono samples at `target_rate` (resampled with soxr, channels averaged).
 
     Decodes block by block into one array preallocated from the header's duration (grown or trimmed in
@@ -241,12 +241,12 @@ def load_audio(path: str | Path, target_rate: int = 16000, dtype: type = np.floa
     ``dtype`` float16 halves that copy (3 hours at 16 kHz: 330 MB instead of 660 MB) but rounds every
     sample (relative precision 2^-11): models can hear that (issue 14: 4 of 45 words wrong on a
     resampled telephone recording), so the engine never uses it; it streams float32 blocks instead
-    (:func:`iter_blocks`). ``channel``: as for :func:`iter_blocks`.
+    (:func:`iter_blocks`). ``stream`` / ``channel``: as for :func:`iter_blocks`.
     """
     if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float16), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float16, float32 or float64, not {np.dtype(dtype)}")
     target_rate = _check_rate(target_rate)
-    p, source = open_source(path)
+    p, source = open_source(path, stream)
     estimate = source.duration_estimate
     if estimate:
         capacity = math.ceil(min(estimate, _MAX_PREALLOC_SECONDS) * target_rate) + 16

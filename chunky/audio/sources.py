@@ -213,15 +213,22 @@ def _open_container(path: Path):
 class PyAVSource:
     backend = "pyav"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, stream_index: int | None = None):
         self.path = path
+        self.stream_index = stream_index
         self._container = _open_container(path)
         try:
             container = self._container
             streams = container.streams
             if not streams.audio:
                 raise _NoAudioTrack(container.format.name, bool(streams.video))
-            stream = streams.best("audio") if hasattr(streams, "best") else streams.audio[0]
+            if stream_index is not None:  # position among the audio streams (chunky.audio.streams)
+                if not 0 <= stream_index < len(streams.audio):
+                    raise AudioError(f"{path.name} has {len(streams.audio)} audio stream(s): there is no "
+                                     f"stream {stream_index + 1}.")
+                stream = streams.audio[stream_index]
+            else:
+                stream = streams.best("audio") if hasattr(streams, "best") else streams.audio[0]
             self._stream = stream
             ctx = stream.codec_context
             self.sample_rate = int(ctx.sample_rate or getattr(stream, "rate", 0) or 0)
@@ -247,7 +254,7 @@ class PyAVSource:
 
     def count_duration(self) -> float:
         """Decodes the audio track (in a second container) to measure its length."""
-        other = PyAVSource(self.path)
+        other = PyAVSource(self.path, self.stream_index)
         try:
             seconds = 0.0
             for chunk, rate in other.chunks():
@@ -302,18 +309,26 @@ class PyAVSource:
 Source = SoundfileSource | PyAVSource
 
 
-def open_source(path: str | Path) -> tuple[Path, Source]:
+def open_source(path: str | Path, stream: int | None = None) -> tuple[Path, Source]:
+    """The file's audio: its best audio stream, or audio stream number ``stream`` (from 0)."""
     p, head = check_file(path)
     name = p.name
     try:
-        return p, SoundfileSource(p)
+        source = SoundfileSource(p)
     except Exception as exc:
         sf_error: Exception = exc
+    else:
+        if stream not in (None, 0):
+            source.close()
+            raise AudioError(f"{name} has one audio stream: there is no stream {stream + 1}.")
+        return p, source
     kind = _sniff_non_audio(head)
     if kind:
         raise AudioError(f"{name} is not an audio file: it looks like {kind}.") from sf_error
     try:
-        return p, PyAVSource(p)
+        return p, PyAVSource(p, stream)
+    except AudioError:
+        raise
     except _NoAudioTrack as exc:
         if exc.format_name.endswith("_pipe") or exc.format_name in ("image2", "gif", "webp", "apng"):
             raise AudioError(f"{name} is not an audio file: it looks like an image.") from None

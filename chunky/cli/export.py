@@ -3,6 +3,7 @@ without transcribing again.
 
 The .json read is never changed, nor replaced: new files get a new name (``talk-2.srt``) unless
 ``--overwrite``, and even then the .json read keeps its content (a JSON output gets a new name).
+``--rename-speakers "Speaker 1=Host"`` renames speakers in every file written.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from chunky.export import export_files, get_writer
 from chunky.export.files import taken_stems
 from chunky.settings import Settings
 from chunky.transcript.model import Transcript
+from chunky.transcript.speakers import rename_speakers
 
 
 def read_transcript(path: Path) -> Transcript:
@@ -48,6 +50,11 @@ def run_export(args: argparse.Namespace) -> int:
         folder = out_dir or source.parent
         try:
             transcript = read_transcript(source)
+            if settings.rename_speakers:  # a name it lacks is a typo here (the export options apply them)
+                try:
+                    rename_speakers(transcript, settings.rename_speakers)
+                except ValueError as exc:
+                    raise ChunkyError(f"{source.name}: {exc}.") from None
             base = source.name[: -len(".json")] if source.name.lower().endswith(".json") else source.stem
             reserved = set() if args.overwrite else taken_stems(folder, extensions)
             if folder == source.parent and "json" in settings.formats:

@@ -53,6 +53,12 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     add_arguments(p, EXPORT_SETTINGS)
 
 
+@command("streams", "show the audio streams and channels of recordings, and what each speaker mode uses",
+         "chunky.cli.streams:run_streams")
+def _streams_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio or video files (wildcards allowed)")
+
+
 @command("models", "list the local models", "chunky.cli.setup:run_models")
 def _models_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verify", action="store_true", help="re-check each model against its archive")

@@ -1,6 +1,8 @@
 """``python setup_local_models.py``: download, import, list, verify and remove local NeMo models.
 
 No arguments: download nvidia/parakeet-tdt-0.6b-v2 and extract it, so the app's first start is quick.
+``python setup_local_models.py nvidia/diar_streaming_sortformer_4spk-v2`` adds the diarization model (who
+spoke when). Every download prints the model's licence.
 Errors end with one line on stderr and exit status 1; nothing half-written is left behind.
 """
 
@@ -17,7 +19,7 @@ from chunky.base import retry
 from chunky.base.errors import ChunkyError
 from chunky.base.fs import human_size
 from chunky.bootstrap import paths
-from chunky.models.catalogue import DEFAULT_REPO_ID, SETUP_COMMAND
+from chunky.models.catalogue import DEFAULT_DIARIZATION_REPO_ID, DEFAULT_REPO_ID, SETUP_COMMAND, licence_line
 from chunky.models.store import ModelStore
 from chunky.settings import settings_for
 
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             f"Examples:  python setup_local_models.py                       (downloads {DEFAULT_REPO_ID})\n"
             "           python setup_local_models.py nvidia/canary-1b-flash\n"
+            f"           python setup_local_models.py {DEFAULT_DIARIZATION_REPO_ID}   (who spoke when)\n"
             "           python setup_local_models.py --import D:/models/my-model.nemo --name my-model\n"
             "           python setup_local_models.py --list"
         ),
@@ -109,10 +112,10 @@ def run_list(store: ModelStore, verify: bool = False) -> int:
         print(f"No models in {store.local_models}. Get one with: {SETUP_COMMAND}")
         return 0
     mark = {True: "yes", False: "NO", None: "-"}
-    rows = [("NAME", "SOURCE", "SIZE", "EXTRACTED", "VERIFIED")]
+    rows = [("NAME", "SOURCE", "KIND", "SIZE", "EXTRACTED", "VERIFIED")]
     for m in models:
         verified = store.verify(m.name).ok if verify and m.extracted else m.verified
-        rows.append((m.name, m.source, human_size(m.size), mark[m.extracted], mark[verified]))
+        rows.append((m.name, m.source, m.kind, human_size(m.size), mark[m.extracted], mark[verified]))
     _print_table(rows)
     return 0
 
@@ -153,7 +156,7 @@ def run_import(store: ModelStore, path: str, name: str | None, replace: bool) ->
 def run_download(
     store: ModelStore, repo_ids: list[str], *, endpoint: str | None, extract: bool, progress: bool
 ) -> int:
-    from chunky.models.download import download_model
+    from chunky.models.download import download_model, parse_repo_id
 
     failures = 0
     for repo_id in repo_ids:
@@ -165,6 +168,7 @@ def run_download(
                 print(f"Ready: {name!r} ({path}, extracted in {folder})")
             else:
                 print(f"Downloaded {name!r}: {path}")
+            print(f"  {licence_line(parse_repo_id(repo_id))}")
         except ChunkyError as exc:
             failures += 1
             print(f"error: {exc}", file=sys.stderr)

@@ -66,6 +66,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
     from chunky.asr.options import Progress
     from chunky.audio.timing import probe_timing
     from chunky.models.catalogue import choose_model
+    from chunky.models.kinds import ASR
     from chunky.models.manager import ModelManager
     from chunky.models.store import ModelStore
 
@@ -79,7 +80,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
     p = paths()
     store = ModelStore(p.local_models, p.extracted)
     explicit = settings.origin("model") not in ("default", "settings.json")
-    model_name = choose_model([m.name for m in store.list_models()], settings.model, store.local_models,
+    asr_models = [m.name for m in store.list_models() if m.kind == ASR]  # not the diarization models
+    model_name = choose_model(asr_models, settings.model, store.local_models,
                               required=explicit)
     manager = ModelManager(store, device=settings.device)
     engine = Engine(manager, settings.engine_options())
@@ -122,6 +124,10 @@ def run_transcribe(args: argparse.Namespace) -> int:
                 print(f"  wrote {f}")
         for line in result.report:
             print(f"  subtitles: {line}", file=sys.stderr)
+        for line in (transcript.audio or {}).get("notes") or ():  # which streams were used, which not
+            print(f"  audio: {line}", file=sys.stderr)
+        if transcript.speakers:
+            print(f"  speakers: {', '.join(s['name'] for s in transcript.speakers)}", file=sys.stderr)
     manager.unload()
     print_summary(done, failures, len(plan))
     return 1 if failures else 0

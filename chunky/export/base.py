@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from chunky.base.errors import ChunkyError
 from chunky.transcript.layout import PRESETS, Cue, Layout, LayoutRules, layout_transcript_words
 from chunky.transcript.model import Transcript
+from chunky.transcript.speakers import rename_speakers
 from chunky.transcript.timecode import (
     DEFAULT_RATE,
     FrameRate,
@@ -58,6 +59,7 @@ class ExportOptions:
     karaoke: bool = False  # ASS: per-word \k timing
     fcpxml: str = "captions"  # FCPXML carries captions or markers
     markers: str = "paragraph"  # one marker per paragraph, speaker turn or cue
+    speaker_names: tuple[tuple[str, str], ...] = ()  # speakers renamed: (("Speaker 1", "Host"), ...)
 
     def timing(self, media: Mapping[str, str] | None = None) -> Timing:
         """The timeline of a recording whose own timing is ``media`` (Transcript.media)."""
@@ -153,6 +155,8 @@ def render(transcript: Transcript, options: ExportOptions | None = None) -> Docu
     """The transcript laid out under ``options`` (TimecodeError for a start timecode that does not exist
     at the frame rate)."""
     options = options or ExportOptions()
+    if options.speaker_names:  # every format gets the new names (a name the file lacks is ignored)
+        transcript = rename_speakers(transcript, options.speaker_names, strict=False)
     source = transcript.source.replace("\\", "/").rsplit("/", 1)[-1]
     return Document(transcript, options, options.timing(transcript.media), source)
 

@@ -7,11 +7,16 @@ millisecond (to the centisecond in ASS).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import ClassVar
 
 from chunky.export.base import Document, Writer, format_ms, to_ms
 from chunky.transcript.layout import Cue
+
+# ASS primary colours (&HAABBGGRR) of the speakers' styles, in the order they first speak: white, yellow,
+# cyan, green, pink, orange (the usual colours of speaker-coloured subtitles).
+SPEAKER_COLOURS = ("&H00FFFFFF", "&H0000FFFF", "&H00FFFF00", "&H0080FF80", "&H00C080FF", "&H000080FF")
 
 
 def timed_cues(doc: Document) -> Iterator[tuple[int, int, Cue]]:
@@ -29,15 +34,23 @@ def timed_cues(doc: Document) -> Iterator[tuple[int, int, Cue]]:
 
 
 class SrtWriter(Writer):
+    """SubRip; when the speakers are known, the first cue of each turn starts with the speaker's name
+    (``Host: ...``; SRT has no voice field, and this is how subtitlers mark a change of speaker)."""
+
     name = "srt"
     extension = "srt"
     label = "SubRip subtitles"
 
     def write(self, doc: Document) -> str:
         out = []
+        previous: str | None = None
         for number, (start, end, cue) in enumerate(timed_cues(doc), 1):
+            lines = list(cue.lines)
+            if cue.speaker and cue.speaker != previous:
+                lines[0] = f"{cue.speaker}: {lines[0]}"
+            previous = cue.speaker or previous
             out.append(f"{number}\n{format_ms(start, decimal_marker=',')} --> "
-                       f"{format_ms(end, decimal_marker=',')}\n" + "\n".join(cue.lines) + "\n\n")
+                       f"{format_ms(end, decimal_marker=',')}\n" + "\n".join(lines) + "\n\n")
         return "".join(out)
 
 
@@ -64,9 +77,10 @@ def vtt_escape(text: str) -> str:
 
 
 class AssWriter(Writer):
-    """Advanced SubStation Alpha (Aegisub, players, social-video tools): one style, the speaker in the Name
-    field, lines broken with ``\\N``. With karaoke timing every word carries a ``{\\kNN}`` tag: the
-    centiseconds from its start to the next word's (the last word: to the cue's end)."""
+    """Advanced SubStation Alpha (Aegisub, players, social-video tools): a style per speaker (its own
+    colour; "Default" for cues without one), the speaker in the Name field, lines broken with ``\\N``.
+    With karaoke timing every word carries a ``{\\kNN}`` tag: the centiseconds from its start to the next
+    word's (the last word: to the cue's end)."""
 
     name = "ass"
     extension = "ass"
@@ -89,21 +103,40 @@ class AssWriter(Writer):
             "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, "
             "Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, "
             "Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
-            "Style: Default,Arial,64,&H00FFFFFF,&H0000D7FF,&H00000000,&H80000000,0,0,0,0,100,100,0,0,1,3,1,2,"
-            "96,96,64,1",
+            *[f"Style: {style},Arial,64,{colour},&H0000D7FF,&H00000000,&H80000000,0,0,0,0,100,100,0,0,1,3,1,"
+              "2,96,96,64,1" for style, colour in self._styles(doc).values()],
             "",
             "[Events]",
             "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
         ]
         offset = doc.timing.clock_offset
+        styles = self._styles(doc)
         events = []
         for start_ms, end_ms, cue in timed_cues(doc):
             start, end = _cs(start_ms), max(_cs(start_ms), _cs(end_ms))
             text = self._karaoke(cue, offset, start, end) if doc.options.karaoke and cue.words else \
                 "\\N".join(_ass_text(line) for line in cue.lines)
             name = _ass_text(cue.speaker or "").replace(",", " ")  # fields are comma-separated
-            events.append(f"Dialogue: 0,{_ass_time(start)},{_ass_time(end)},Default,{name},0,0,0,,{text}")
+            style = styles.get(cue.speaker, styles[None])[0]
+            events.append(f"Dialogue: 0,{_ass_time(start)},{_ass_time(end)},{style},{name},0,0,0,,{text}")
         return "\n".join(head + events) + "\n"
+
+    @staticmethod
+    def _styles(doc: Document) -> dict[str | None, tuple[str, str]]:
+        """speaker (None: no speaker) -> (style name, primary colour), in the order they first speak."""
+        out: dict[str | None, tuple[str, str]] = {None: ("Default", SPEAKER_COLOURS[0])}
+        taken = {"default"}
+        for w in doc.transcript.words:
+            if w.speaker is None or w.speaker in out:
+                continue
+            base = re.sub(r"[,\\{}]", " ", w.speaker).strip() or "Speaker"
+            name, n = base, 1
+            while name.lower() in taken:
+                n += 1
+                name = f"{base} {n}"
+            taken.add(name.lower())
+            out[w.speaker] = (name, SPEAKER_COLOURS[(len(out) - 1) % len(SPEAKER_COLOURS)])
+        return out
 
     @staticmethod
     def _karaoke(cue: Cue, offset: float, start: int, end: int) -> str:

@@ -62,6 +62,8 @@ def job_to_json(job: Job, state: JobState | None = None) -> dict[str, Any]:
                 "revision": f.revision,
                 "exports": [g.to_dict() for g in f.exports],
                 "media": f.media.name if f.media is not None else None,
+                "audio_notes": list(f.audio_notes),
+                "speakers": list(f.speakers),
             }
             for f, stem in zip(job.files, job.stems, strict=True)
         ],
@@ -118,6 +120,8 @@ def job_from_json(folder: Path, data: dict[str, Any]) -> Job:
             revision=revision_of(item.get("revision")),
             exports=groups(item.get("exports")),
             media=media_path(item.get("media")),
+            audio_notes=tuple(str(x) for x in item.get("audio_notes") or ()),
+            speakers=tuple(str(x) for x in item.get("speakers") or ()),
         ))
         stems.append(str(item.get("stem") or ""))
     if not files:

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chunky import export
 from chunky.base.errors import CancelledError, ChunkyError
@@ -113,9 +113,10 @@ class JobRunner(CorrectionsMixin):
 
     def submit(self, owner: str, files: Sequence[Path], model: str,
                display_names: Sequence[str | None] | None = None, *, formats: Sequence[str] | None = None,
-               export_options: ExportOptions | None = None) -> str:
+               export_options: ExportOptions | None = None, speakers: Any = None) -> str:
         """Queue a job and return its id at once (the work happens on the worker thread). ``formats`` and
-        ``export_options``: this job's (default: the runner's)."""
+        ``export_options``: this job's (default: the runner's). ``speakers``: this job's
+        ``SpeakerOptions``, handed to the transcribe function as ``speakers=`` (None: not handed)."""
         if not files:
             raise ChunkyError("No recording was given: choose at least one audio or video file.")
         sources = [Path(f) for f in files]
@@ -139,6 +140,7 @@ class JobRunner(CorrectionsMixin):
                 seq=self._next_seq(),
                 formats=export.parse_formats(formats) if formats else self.formats,
                 export=export_options or self.export_options,
+                speakers=speakers,
             )
             self._jobs[job_id] = job
             queue = self._queues.setdefault(owner, deque())
@@ -481,7 +483,11 @@ class JobRunner(CorrectionsMixin):
             self._on_progress(job, i, p)
 
         try:
-            transcript = self._transcribe(f.source, job.model, progress, job.cancel)
+            if job.speakers is None:
+                transcript = self._transcribe(f.source, job.model, progress, job.cancel)
+            else:
+                transcript = self._transcribe(f.source, job.model, progress, job.cancel,
+                                              speakers=job.speakers)  # type: ignore[call-arg]
         except CancelledError as exc:  # engine.PartialTranscriptCancelled carries what was finished
             partial: Transcript | None = getattr(exc, "partial", None)
             message = str(exc) or "Cancelled."
@@ -510,7 +516,9 @@ class JobRunner(CorrectionsMixin):
         state = FileState.FAILED if write_error else FileState.DONE
         media = keep_media(f.source, job.output_dir, stem) if not write_error else None
         return replace(f, state=state, error=write_error, outputs=outputs, text=transcript.text,
-                       duration=transcript.duration or None, rule_breaks=breaks, media=media)
+                       duration=transcript.duration or None, rule_breaks=breaks, media=media,
+                       audio_notes=tuple((transcript.audio or {}).get("notes") or ()),
+                       speakers=tuple(s["name"] for s in transcript.speakers))
 
     def _write(self, transcript: Transcript, job: Job, stem: str, *, source: Path | None = None,
                ) -> tuple[tuple[Path, ...], str | None, tuple[str, ...]]:

@@ -72,6 +72,9 @@ class FileResult:
     revision: int = 0  # saved corrections of the transcript (0: the model's; chunky.jobs.revisions)
     exports: tuple[OutputGroup, ...] = ()  # the files each "export again" wrote (rewritten by corrections)
     media: Path | None = None  # the recording kept in the job folder for the review (chunky.jobs.media)
+    # Which audio streams were used and which not, and why (Transcript.audio["notes"]); the speakers found.
+    audio_notes: tuple[str, ...] = ()
+    speakers: tuple[str, ...] = ()
 
     @property
     def partial(self) -> bool:
@@ -148,6 +151,7 @@ class Job:
     # Held while the job's files are written after the transcription (export again, a correction, the zip):
     # one writer at a time, so no output is laid out from a transcript being replaced.
     io_lock: threading.Lock = field(default_factory=threading.Lock)
+    speakers: Any = None  # chunky.asr.options.SpeakerOptions of this job; None: the engine's own
 
 
 def final_state(files: Sequence[FileResult]) -> JobState:

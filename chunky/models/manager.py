@@ -1,8 +1,11 @@
-"""The model manager: NeMo models loaded from their pre-extracted folder, one at a time, one load at a time.
+"""The model manager: NeMo models loaded from their pre-extracted folder, one load at a time, at most one
+resident model of each kind (one speech recognition model and one diarization model, so a job can use both).
 
 No archive is unpacked at load time (NeMo's ``model_extracted_dir``), so Windows scanners have no fresh
 temp files to lock. NeMo's restore changes the working directory and a process-wide singleton, so every
-load in the process goes through one lock. Lock errors (WinError 32/33) are retried with backoff.
+load in the process goes through one lock, whatever the model's class. Lock errors (WinError 32/33) are
+retried with backoff. Each model is restored with the class of its kind (:mod:`chunky.models.kinds`,
+read from its config): ``ASRModel`` for speech recognition, ``SortformerEncLabelModel`` for diarization.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chunky.base.errors import ChunkyError
 from chunky.base.retry import retry_on_lock
+from chunky.models.kinds import ASR, DESCRIPTIONS, RESTORE_CLASSES, folder_kind
 
 log = logging.getLogger("chunky.models.manager")
 
@@ -105,20 +110,28 @@ def _connector(folder: Path, fast: bool):
     return connector
 
 
+def model_class(kind: str) -> Any:
+    """The NeMo class that restores models of ``kind``."""
+    import importlib
+
+    module, _, name = RESTORE_CLASSES[kind].rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
 def restore_extracted(folder: Path, device: str = "cpu", *, fast: bool = True) -> Any:
-    """Restore a NeMo ASR model from an extracted folder (holding model_config.yaml)."""
+    """Restore a NeMo model from an extracted folder (holding model_config.yaml) with its kind's class."""
     import torch
-    from nemo.collections.asr.models import ASRModel
 
     folder = Path(folder).resolve()
     if not (folder / "model_config.yaml").is_file():
         raise FileNotFoundError(f"{folder} holds no model_config.yaml: not an extracted NeMo model")
+    cls = model_class(folder_kind(folder))
     with LOAD_LOCK:
         cwd = os.getcwd()
         try:
             init = skip_weight_init() if fast else contextlib.nullcontext()
             with init:
-                model = ASRModel.restore_from(
+                model = cls.restore_from(
                     str(folder),
                     save_restore_connector=_connector(folder, fast),
                     map_location=torch.device(device),
@@ -137,6 +150,7 @@ class LoadedModel:
     model: Any
     device: str
     notice: str | None = None
+    kind: str = ASR
 
     @property
     def sample_rate(self) -> int:
@@ -147,8 +161,13 @@ class LoadedModel:
         return int(rate or 16000)
 
 
+class WrongModelKindError(ChunkyError):
+    """A model was asked for as one kind (e.g. speech recognition) but is another (e.g. diarization)."""
+
+
 class ModelManager:
-    """Keeps at most one model resident and hands it out; switching frees the previous one."""
+    """Keeps at most one model of each kind resident and hands it out; loading another model of the same
+    kind frees the previous one. ``current`` is the resident speech recognition model."""
 
     def __init__(self, store, device: str | None = None, retry_delays: tuple[float, ...] | None = None,
                  sleep=time.sleep):
@@ -156,23 +175,35 @@ class ModelManager:
         self.device_preference = device
         self.retry_delays = retry_delays
         self._sleep = sleep
-        self._current: LoadedModel | None = None
+        self._resident: dict[str, LoadedModel] = {}
         self._lock = threading.RLock()
 
     @property
     def current(self) -> LoadedModel | None:
-        return self._current
+        return self._resident.get(ASR)
 
-    def get(self, name: str) -> LoadedModel:
-        """The named model, loading it (and extracting it on first use) if it is not resident."""
+    @property
+    def resident(self) -> dict[str, LoadedModel]:
+        """kind -> the resident model of that kind."""
+        return dict(self._resident)
+
+    def get(self, name: str, *, kind: str | None = None) -> LoadedModel:
+        """The named model, loading it (and extracting it on first use) if it is not resident.
+
+        ``kind``: the kind the caller needs (chunky.models.kinds); a model of another kind raises
+        WrongModelKindError before anything is loaded.
+        """
         with self._lock:
             wanted_device, notice = resolve_device(self.device_preference)
-            cur = self._current
-            if cur is not None and cur.name == name and cur.device == wanted_device:
-                return cur
-            self.unload()
+            for cur in self._resident.values():
+                if cur.name == name and cur.device == wanted_device:
+                    self._check_kind(name, cur.kind, kind)
+                    return cur
             start = time.perf_counter()
             folder = self.store.ensure_extracted(name)
+            found = folder_kind(folder)
+            self._check_kind(name, found, kind)
+            self.unload(found)
             if notice:
                 log.warning(notice)
             retry_kwargs = {"sleep": self._sleep, "between": free_memory}
@@ -184,15 +215,30 @@ class ModelManager:
                 **retry_kwargs,
             )
             seconds = time.perf_counter() - start
-            log.info("Loaded %s on %s in %.1f s", name, wanted_device, seconds)
-            self._current = LoadedModel(name, model, wanted_device, notice)
-            return self._current
+            log.info("Loaded %s (%s) on %s in %.1f s", name, DESCRIPTIONS[found], wanted_device, seconds)
+            loaded = LoadedModel(name, model, wanted_device, notice, found)
+            self._resident[found] = loaded
+            return loaded
 
-    def unload(self) -> None:
+    @staticmethod
+    def _check_kind(name: str, found: str, wanted: str | None) -> None:
+        if wanted is not None and found != wanted:
+            raise WrongModelKindError(
+                f"{name!r} is a {DESCRIPTIONS[found]} model, not a {DESCRIPTIONS[wanted]} model; choose "
+                f"another one (python setup_local_models.py --list shows each model's kind)."
+            )
+
+    def unload(self, kind: str | None = None) -> None:
+        """Free the resident model of ``kind`` (every resident model when None)."""
         with self._lock:
-            if self._current is None:
-                return
-            log.info("Unloading %s", self._current.name)
-            self._current.model = None
-            self._current = None
-            free_memory()
+            kinds = [kind] if kind is not None else list(self._resident)
+            freed = False
+            for k in kinds:
+                loaded = self._resident.pop(k, None)
+                if loaded is None:
+                    continue
+                log.info("Unloading %s", loaded.name)
+                loaded.model = None
+                freed = True
+            if freed:
+                free_memory()

@@ -36,6 +36,7 @@ from chunky.base.names import is_valid_model_name, name_from_path, validate_mode
 from chunky.base.retry import retry_on_lock
 from chunky.models.archive import check_nemo_file
 from chunky.models.extract import LOCK_SUFFIX, SPACE_MARGIN, Extractor
+from chunky.models.kinds import ASR, archive_kind, folder_kind
 from chunky.models.leftovers import clean_leftovers
 from chunky.models.manifest import MANIFEST_NAME, damage, matches_quick, read_manifest
 from chunky.models.sources import SourceRegistry, now_iso
@@ -54,6 +55,7 @@ class ModelInfo:
     size: int  # archive bytes (extracted bytes when there is no archive)
     extracted: bool  # an up-to-date, complete extracted folder exists
     verified: bool | None  # result of the last verify() of this extraction; None: never verified
+    kind: str = ASR  # what the model is for: chunky.models.kinds.ASR, DIARIZATION or SPEAKER
 
 
 class ModelStore:
@@ -170,8 +172,13 @@ class ModelStore:
             source = "local"
             if entry and (entry.get("size") is None or st is None or entry.get("size") == size):
                 source = str(entry.get("source") or "local")
-            out.append(ModelInfo(name, archive, source, size, extracted, verified))
+            kind = folder_kind(folder) if extracted or archive is None else archive_kind(archive)
+            out.append(ModelInfo(name, archive, source, size, extracted, verified, kind))
         return out
+
+    def kind(self, name: str) -> str:
+        """What the model is for (chunky.models.kinds), read from its config; extracts it on first use."""
+        return folder_kind(self.ensure_extracted(name))
 
     # -- extraction
 

@@ -11,8 +11,8 @@ from typing import Any
 
 TIME_DECIMALS = 3  # times in the JSON form are rounded to the millisecond
 # The version of the JSON form (docs/output-formats.md). 1: no version field; 2: "schema_version", word
-# "speaker", "media", and the "layout" and "timecode" the cues were made with; "revision" (a corrected
-# transcript) is optional and needs no new version.
+# "speaker", "media", and the "layout" and "timecode" the cues were made with; optional in 2: "revision" (a
+# corrected transcript), "speakers" (the speakers table) and "audio" (which streams were transcribed).
 SCHEMA_VERSION = 2
 
 
@@ -83,6 +83,12 @@ class Transcript:
     media: dict[str, str] | None = None
     # 0: the model's transcript; n: the n-th saved correction of it (chunky.jobs.revisions).
     revision: int = 0
+    # Who speaks, in order: [{"name": "Host", "source": "stream 1"}] ("source": the track a speaker was
+    # recorded on, or "diarization"); empty when the speakers are not known.
+    speakers: list[dict[str, str]] = field(default_factory=list)
+    # Which audio was transcribed: {"mode": "tracks", "used": ["Host (stream 1)", ...], "notes": [...]};
+    # the notes name every stream that was not used, and why.
+    audio: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -96,6 +102,10 @@ class Transcript:
             d["media"] = dict(self.media)
         if self.revision:
             d["revision"] = self.revision
+        if self.audio:
+            d["audio"] = {k: list(v) if isinstance(v, list | tuple) else v for k, v in self.audio.items()}
+        if self.speakers:
+            d["speakers"] = [dict(s) for s in self.speakers]
         d["segments"] = [s.to_dict() for s in self.segments]
         d["words"] = [w.to_dict() for w in self.words]
         return d
@@ -112,6 +122,8 @@ class Transcript:
                              f"({SCHEMA_VERSION}): update Chunky")
         media = d.get("media")
         revision = d.get("revision", 0)
+        speakers = d.get("speakers")
+        audio = d.get("audio")
         return cls(
             text=str(d.get("text", "")),
             words=[Word.from_dict(w) for w in d.get("words") or []],
@@ -123,6 +135,9 @@ class Transcript:
             else None,
             revision=revision if isinstance(revision, int) and not isinstance(revision, bool) and revision > 0
             else 0,
+            speakers=[{str(k): str(v) for k, v in s.items()} for s in speakers if isinstance(s, dict)]
+            if isinstance(speakers, list) else [],
+            audio=dict(audio) if isinstance(audio, dict) else None,
         )
 
 

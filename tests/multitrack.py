@@ -1,0 +1,57 @@
+"""Recordings with several audio streams or channels, made by the ffmpeg command line from sample arrays
+(one per microphone): MKV/MOV/MP4 with a stream per track, titles, language tags and a default stream."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from tests.conftest import skip_or_fail
+
+
+def write_streams(path: Path, tracks: Sequence[np.ndarray], rate: int, *, codec: str = "flac",
+                  titles: Sequence[str | None] = (), languages: Sequence[str | None] = (),
+                  default: int | None = None, video: bool = False) -> Path:
+    """``path`` with one audio stream per array of ``tracks`` (mono float32), in that order."""
+    if shutil.which("ffmpeg") is None:
+        skip_or_fail("ffmpeg is not installed (apt-get install ffmpeg)")
+    work = path.parent / f".{path.name}-parts"
+    work.mkdir(exist_ok=True)
+    cmd = ["ffmpeg", "-loglevel", "error", "-y"]
+    if video:
+        seconds = max(len(t) for t in tracks) / rate
+        cmd += ["-f", "lavfi", "-i", f"color=black:size=64x48:rate=10:duration={seconds:.2f}"]
+    for i, track in enumerate(tracks):
+        part = work / f"{i}.wav"
+        sf.write(str(part), np.clip(track, -1, 1), rate, subtype="PCM_16")
+        cmd += ["-i", str(part)]
+    first = 1 if video else 0
+    if video:
+        cmd += ["-map", "0:v", "-c:v", "mpeg4"]
+    for i in range(len(tracks)):
+        cmd += ["-map", f"{first + i}:a"]
+    cmd += ["-c:a", codec]
+    for i in range(len(tracks)):
+        if i < len(titles) and titles[i]:
+            cmd += [f"-metadata:s:a:{i}", f"title={titles[i]}"]
+        if i < len(languages) and languages[i]:
+            cmd += [f"-metadata:s:a:{i}", f"language={languages[i]}"]
+        cmd += [f"-disposition:a:{i}", "default" if i == (default if default is not None else 0) else "0"]
+    subprocess.run([*cmd, str(path)], check=True, timeout=120)
+    shutil.rmtree(work)
+    return path
+
+
+def write_channels(path: Path, tracks: Sequence[np.ndarray], rate: int) -> Path:
+    """A WAV (or FLAC) with one channel per array of ``tracks``."""
+    n = max(len(t) for t in tracks)
+    data = np.zeros((n, len(tracks)), np.float32)
+    for c, t in enumerate(tracks):
+        data[: len(t), c] = t
+    sf.write(str(path), np.clip(data, -1, 1), rate, subtype="PCM_16")
+    return path
