@@ -48,7 +48,8 @@ def recording(tmp_path: Path, name: str, content: str) -> Path:
 def finished_job(runner: JobRunner, tmp_path: Path, *names_words: tuple[str, list[str]]) -> str:
     files = [recording(tmp_path, name, speech(*ws)) for name, ws in names_words]
     job = runner.submit("tab-A", files, "m", formats=FORMATS)
-    assert runner.wait(job, WAIT).state is JobState.DONE
+    # a 6,000-word job writes six formats: a few seconds when the machine is busy
+    assert runner.wait(job, WAIT * 6).state is JobState.DONE
     return job
 
 
