@@ -132,3 +132,46 @@ def test_the_streams_command(tmp_path):
     assert "--speakers tracks: One speaker per audio stream: Host (stream 1), deu (stream 2)." \
         in result.stdout
     assert "missing.wav: FAILED" in result.stderr
+
+
+def damaged_second_stream(path, good_path):
+    """``good_path``'s two streams remuxed into ``path`` with every packet of the second one replaced by
+    noise of the same size: a stream FFmpeg cannot decode in an otherwise sound file."""
+    import av
+
+    rng = np.random.default_rng(0)
+    with av.open(str(good_path)) as src, av.open(str(path), "w") as dst:
+        outs = [dst.add_stream_from_template(s) for s in src.streams.audio]
+        for packet in src.demux():
+            if packet.dts is None:
+                continue
+            if packet.stream.index == 1:
+                bad = av.Packet(bytes(rng.integers(0, 256, packet.size, dtype=np.uint8)))
+                bad.pts, bad.dts, bad.time_base = packet.pts, packet.dts, packet.time_base
+                bad.stream = outs[1]
+                dst.mux(bad)
+            else:
+                packet.stream = outs[0]
+                dst.mux(packet)
+    return path
+
+
+def test_a_stream_that_cannot_be_decoded_is_named_and_the_other_is_used(tmp_path):
+    from chunky.asr.speaker_passes import _audio_report
+
+    good = write_streams(tmp_path / "good.mkv", tones(300, 700, seconds=2.0), RATE, codec="mp3")
+    path = damaged_second_stream(tmp_path / "bad.mkv", good)
+    streams = probe_streams(path)
+    assert [s.codec for s in streams] == ["mp3", "mp3"]
+    plan = plan_tracks(streams, "tracks")
+    audio = load_tracks(path, plan, RATE)
+    assert [t.label() for t, _ in audio.tracks] == ["Speaker 1 (stream 1)"]
+    assert round(dominant(audio.tracks[0][1])) == 300
+    [(track, why)] = audio.failed
+    assert track.stream == 1 and "bad.mkv is damaged or truncated" in why
+    report = _audio_report(plan, audio)
+    assert report["used"] == ["Speaker 1 (stream 1)"]
+    assert report["notes"][-1].startswith("Speaker 2 (stream 2) could not be decoded and was left out: "
+                                          "bad.mkv")
+    mixed = load_tracks(path, plan_tracks(streams, "mix"), RATE)  # the mix uses what decodes, and says so
+    assert [t.stream for t, _ in mixed.tracks] == [0] and len(mixed.failed) == 1

@@ -19,6 +19,7 @@ from chunky.audio.tracks import StreamInfo, Track, TrackPlan
 from chunky.base.errors import AudioError
 
 log = logging.getLogger(__name__)
+_CODEC_NAMES = {"mp3float": "mp3", "mp2float": "mp2", "mp1float": "mp1"}  # FFmpeg's decoder -> the codec
 
 
 def _tag(metadata: dict, key: str) -> str:
@@ -53,7 +54,8 @@ def probe_streams(path: str | Path) -> list[StreamInfo]:
             meta = dict(stream.metadata or {})  # MP4/MOV keep a stream's title as "name"
             out.append(StreamInfo(
                 index=i, channels=int(ctx.channels or 0), sample_rate=int(ctx.sample_rate or 0),
-                codec=ctx.name or "", title=_tag(meta, "title") or _tag(meta, "name"),
+                codec=_CODEC_NAMES.get(ctx.name or "", ctx.name or ""),
+                title=_tag(meta, "title") or _tag(meta, "name"),
                 language=_tag(meta, "language"), default=_is_default(stream),
                 duration=duration))
         return out
