@@ -3,8 +3,7 @@ models, what each does, and which fit this PC's GPU."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from chunky.doctor.probes import find_nvidia_smi, probe_nvidia_smi
 from chunky.models.catalogue import (
@@ -22,10 +21,10 @@ from chunky.models.catalogue import (
 _FIT_WORDS = {FITS: "fits", TIGHT: "close programs", TOO_BIG: "too big (CPU)", CPU: "CPU only"}
 
 
-def gpu_memory(environ: dict[str, str] | None = None, probe: Callable = probe_nvidia_smi) -> GpuMemory:
+def gpu_memory(environ: Mapping[str, str], probe: Callable = probe_nvidia_smi) -> GpuMemory:
     """The largest NVIDIA GPU's memory from nvidia-smi (no PyTorch import: the list comes up at once);
     GpuMemory() when there is none."""
-    info = probe(find_nvidia_smi(environ if environ is not None else dict(os.environ)))
+    info = probe(find_nvidia_smi(environ))
     gpus = [g for g in info.gpus if g.memory_mib]
     if not gpus:
         return GpuMemory()

@@ -63,6 +63,14 @@ def _models_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu-memory", metavar="GB", help="with --catalogue: plan for a GPU of this many GB")
 
 
+@command("vocabulary", "saved vocabulary lists: list, show NAME, save NAME FILE|PHRASES, remove NAME",
+         "chunky.cli.vocabulary:run_vocabulary")
+def _vocabulary_args(p: argparse.ArgumentParser) -> None:
+    from chunky.cli.vocabulary import add_arguments as add_vocabulary
+
+    add_vocabulary(p)
+
+
 @command("config", "show every setting, its value and where it came from", "chunky.cli.config:run_config")
 def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -126,7 +126,7 @@ def run_catalogue(store: ModelStore, gpu_gb: str | None = None) -> int:
     from chunky.cli.catalogue import format_catalogue, gpu_memory, parse_gpu_gb
 
     try:
-        gpu = parse_gpu_gb(gpu_gb) if gpu_gb is not None else gpu_memory()
+        gpu = parse_gpu_gb(gpu_gb) if gpu_gb is not None else gpu_memory(os.environ)
     except ValueError as exc:
         raise ChunkyError(str(exc)) from None
     print(format_catalogue(gpu, [m.name for m in store.list_models()]))
