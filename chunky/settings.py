@@ -27,6 +27,7 @@ from typing import Any
 
 from chunky.asr.capabilities import (
     format_language,
+    format_model_languages,
     parse_language,
     parse_model_languages,
 )
@@ -313,7 +314,8 @@ OPTIONS: tuple[Option, ...] = (
            "translates German speech into English text (default: the one kept for the model, else English)",
            "CHUNKY_LANGUAGE", "--language", metavar="LANG", fmt=format_language),
     Option("model_languages", parse_model_languages, "the language kept for each model (the page's "
-           "choice), e.g. canary-1b-flash=de>en;canary-180m-flash=fr", "CHUNKY_MODEL_LANGUAGES", saved=True),
+           "choice), e.g. canary-1b-flash=de>en;canary-180m-flash=fr", "CHUNKY_MODEL_LANGUAGES", saved=True,
+           fmt=format_model_languages),
     Option("vocabulary", _text, "words and phrases to favour: a file (one a line, 'word:2' for a "
            "stronger one), a saved list's name, or the phrases, e.g. \"Siobhan, Llanelli, DaVinci Resolve\"",
            "CHUNKY_VOCABULARY", "--vocabulary", saved=True, metavar="FILE|NAME|LIST"),

@@ -76,8 +76,10 @@ def parse_phrases(text: str, source: str = "the vocabulary", *, inline: bool = F
         if strength == 0:
             continue
         key = phrase.lower()
-        if key not in found or found[key].strength < strength:
+        if key not in found:
             found[key] = Phrase(phrase, strength)
+        elif found[key].strength < strength:  # kept once, as first written, at its strongest
+            found[key] = Phrase(found[key].text, strength)
         if len(found) > MAX_PHRASES:
             raise VocabularyError(f"{source} has more than {MAX_PHRASES} phrases; keep the names and words "
                                   "this recording needs (one list per show or client).")
