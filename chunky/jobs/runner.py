@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chunky import export
 from chunky.base.errors import CancelledError, ChunkyError
@@ -110,9 +110,10 @@ class JobRunner:
 
     def submit(self, owner: str, files: Sequence[Path], model: str,
                display_names: Sequence[str | None] | None = None, *, formats: Sequence[str] | None = None,
-               export_options: ExportOptions | None = None) -> str:
+               export_options: ExportOptions | None = None, engine_options: Any = None) -> str:
         """Queue a job and return its id at once (the work happens on the worker thread). ``formats`` and
-        ``export_options``: this job's (default: the runner's)."""
+        ``export_options``: this job's (default: the runner's); ``engine_options``: handed to the transcribe
+        function as ``options=`` (the job's language and vocabulary)."""
         if not files:
             raise ChunkyError("No recording was given: choose at least one audio or video file.")
         sources = [Path(f) for f in files]
@@ -136,6 +137,7 @@ class JobRunner:
                 seq=self._next_seq(),
                 formats=export.parse_formats(formats) if formats else self.formats,
                 export=export_options or self.export_options,
+                engine_options=engine_options,
             )
             self._jobs[job_id] = job
             queue = self._queues.setdefault(owner, deque())
@@ -473,7 +475,11 @@ class JobRunner:
             self._on_progress(job, i, p)
 
         try:
-            transcript = self._transcribe(f.source, job.model, progress, job.cancel)
+            if job.engine_options is not None:
+                transcript = self._transcribe(f.source, job.model, progress, job.cancel,
+                                              options=job.engine_options)
+            else:
+                transcript = self._transcribe(f.source, job.model, progress, job.cancel)
         except CancelledError as exc:  # engine.PartialTranscriptCancelled carries what was finished
             partial: Transcript | None = getattr(exc, "partial", None)
             message = str(exc) or "Cancelled."
