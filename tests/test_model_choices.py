@@ -29,7 +29,8 @@ def cache(tmp_path: Path) -> Path:
 
 def choices_for(cache: Path, environ: dict | None = None) -> ModelChoices:
     settings = settings_for(cache, environ or {})
-    return ModelChoices(ModelStore(cache / "local_models", cache / "extracted"), settings, SavedSettings(cache))
+    store = ModelStore(cache / "local_models", cache / "extracted")
+    return ModelChoices(store, settings, SavedSettings(cache))
 
 
 def test_only_a_model_that_takes_a_language_shows_the_controls(cache: Path) -> None:
