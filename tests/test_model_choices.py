@@ -82,3 +82,24 @@ def test_the_vocabulary_box_and_saved_lists(cache: Path) -> None:
     env = choices_for(cache, {"CHUNKY_VOCABULARY": "eight", "CHUNKY_VOCABULARY_STRENGTH": "1.5"})
     from_env = env.job_options("digits", {})
     assert from_env.vocabulary.texts == ["eight"] and from_env.vocabulary_strength == 1.5
+
+
+def test_a_model_not_extracted_yet_is_read_from_its_archive(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    local = tmp_path / "local_models"
+    local.mkdir()
+    data = yaml.safe_dump(canary_config("/x", "/y")).encode()
+    with tarfile.open(local / "fresh-canary.nemo", "w") as tar:
+        weights = tarfile.TarInfo("./model_weights.ckpt")
+        weights.size = 4
+        tar.addfile(weights, io.BytesIO(b"1234"))
+        info = tarfile.TarInfo("./model_config.yaml")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    mc = ModelChoices(ModelStore(local, tmp_path / "extracted"), settings_for(tmp_path, {}),
+                      SavedSettings(tmp_path))
+    assert mc.controls("fresh-canary").visible
+    (local / "broken.nemo").write_bytes(b"not a tar")
+    assert not mc.controls("broken").visible  # unreadable: no controls, no error

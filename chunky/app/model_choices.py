@@ -15,6 +15,7 @@ from chunky.asr.capabilities import (
     format_model_languages,
     options_from_config,
     parse_language,
+    read_archive_config,
     read_model_config,
 )
 from chunky.asr.options import EngineOptions
@@ -60,6 +61,7 @@ class ModelChoices:
         self.saved = saved
         self.lists = VocabularyLists(saved.path.parent)
         self._kept = dict(settings.model_languages)
+        self._configs: dict[tuple[str, int], dict] = {}  # (archive, mtime) -> config of a model not extracted
 
     def options(self, model: str | None) -> ModelOptions:
         """The model's options from its extracted config (the catalogue's facts when it is not extracted
@@ -68,6 +70,12 @@ class ModelChoices:
             return ModelOptions()
         try:
             cfg = read_model_config(self.store.extracted_dir(model))
+            if not cfg:
+                archive = self.store.archive_path(model)
+                key = (str(archive), archive.stat().st_mtime_ns) if archive.is_file() else None
+                if key is not None and key not in self._configs:
+                    self._configs[key] = read_archive_config(archive)
+                cfg = self._configs.get(key, {}) if key else {}
         except Exception as exc:  # a broken folder must not break the page
             log.warning("Cannot read the config of %s: %s", model, exc)
             cfg = {}

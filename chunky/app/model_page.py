@@ -1,8 +1,9 @@
 """The page's "Language and vocabulary" controls: the spoken language and translation only for a model
 that takes them (Canary), what the chosen model does, and the vocabulary box with saved lists. Built
-inside :func:`chunky.app.page.build_page`; the choices go to the job through PageLogic and the service."""
+inside :func:`chunky.app.page.build_page`; the choices go to the job through PageLogic and the service.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here (as in page.py): Gradio finds the ``gr.Request`` parameter
+by its annotation object."""
 
 from typing import Any
 

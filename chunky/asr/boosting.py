@@ -171,6 +171,17 @@ def apply(model: Any, model_name: str, vocabulary: Vocabulary, strength: float, 
     return Boost(kind, usable.texts, notes, lambda: _restore_decoding(model, original))
 
 
+def with_seconds(model: Any, hypotheses: list[Any]) -> list[Any]:
+    """Word times in seconds on hypotheses of a boosted call (``timestamps=None`` keeps the decoding but
+    skips this step of NeMo's ``transcribe``): NeMo's own ``process_timestamp_outputs``, as it calls it."""
+    from nemo.collections.asr.parts.utils.timestamp_utils import process_timestamp_outputs
+
+    if not hypotheses or not hasattr(hypotheses[0], "timestamp"):
+        return hypotheses
+    return process_timestamp_outputs(hypotheses, model.encoder.subsampling_factor,
+                                     model.cfg["preprocessor"]["window_stride"])
+
+
 def _restore_decoding(model: Any, original: Any) -> None:
     try:
         model.change_decoding_strategy(original, verbose=False)

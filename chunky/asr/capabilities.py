@@ -145,14 +145,36 @@ def options_from_config(cfg: Mapping[str, Any], name: str | None = None) -> Mode
 
 def read_model_config(folder: Path) -> dict[str, Any]:
     """``model_config.yaml`` of an extracted model as a dict ({} when it cannot be read)."""
+    try:
+        return _parse_yaml((Path(folder) / "model_config.yaml").read_bytes())
+    except OSError:
+        return {}
+
+
+def read_archive_config(archive: Path) -> dict[str, Any]:
+    """``model_config.yaml`` straight from a ``.nemo`` (a tar; only member headers are read until it is
+    found), for a model not extracted yet; {} when it cannot be read."""
+    import tarfile
+
+    try:
+        with tarfile.open(archive, "r:") as tar:
+            for member in tar:
+                if member.isfile() and member.name.lstrip("./") == "model_config.yaml":
+                    f = tar.extractfile(member)
+                    return _parse_yaml(f.read(4 * 1024 * 1024)) if f else {}
+    except (OSError, tarfile.TarError):
+        pass
+    return {}
+
+
+def _parse_yaml(data: bytes) -> dict[str, Any]:
     import yaml
 
-    path = Path(folder) / "model_config.yaml"
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        parsed = yaml.safe_load(data.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
         return {}
-    return data if isinstance(data, dict) else {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 # --- the user's language choice -----------------------------------------------------------------------

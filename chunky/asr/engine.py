@@ -182,7 +182,7 @@ class Engine:
                                       **kwargs)
             if isinstance(result, tuple):  # RNNT models of older NeMo: (best, all)
                 result = result[0]
-            return list(result)
+            return boosting.with_seconds(model, list(result)) if boosted else list(result)
 
         if not timestamps:
             return call(False), False
