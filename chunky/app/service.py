@@ -196,6 +196,8 @@ class Service:
             raise ModelNotFoundError(self.missing_model_message(model))
         settings, options = self.export_settings(choices)
         engine_options = self.model_choices.job_options(model, choices)  # a bad language: an error now
+        if not (engine_options.language or engine_options.vocabulary):
+            engine_options = None  # the engine's own options are these
         self._last_model = model
         # Kept for the next start (a tab's choices never change another tab's jobs in this run).
         self.saved.save(model=model, **{k: getattr(settings, k) for k in EXPORT_SETTINGS})
