@@ -32,7 +32,7 @@ from chunky.asr.capabilities import (
     parse_model_languages,
 )
 from chunky.asr.options import VAD_METHODS, EngineOptions
-from chunky.asr.vocabulary import Vocabulary, parse_strength
+from chunky.asr.vocabulary import Vocabulary, parse_setting, parse_strength
 from chunky.base.fs import atomic_write_json, read_json
 from chunky.base.retry import DEFAULT_DELAYS
 from chunky.export import (
@@ -316,8 +316,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("model_languages", parse_model_languages, "the language kept for each model (the page's "
            "choice), e.g. canary-1b-flash=de>en;canary-180m-flash=fr", "CHUNKY_MODEL_LANGUAGES", saved=True,
            fmt=format_model_languages),
-    Option("vocabulary", _text, "words and phrases to favour: a file (one a line, 'word:2' for a "
-           "stronger one), a saved list's name, or the phrases, e.g. \"Siobhan, Llanelli, DaVinci Resolve\"",
+    Option("vocabulary", parse_setting, "words and phrases to favour: a file (one a line, 'word:2' for a "
+           "stronger one), a saved list's name, or the phrases, e.g. \"Siobhan, Llanelli, DaVinci Resolve\"; "
+           "none: no vocabulary",
            "CHUNKY_VOCABULARY", "--vocabulary", saved=True, metavar="FILE|NAME|LIST"),
     Option("vocabulary_strength", parse_strength, "how strongly the vocabulary is favoured (NeMo's boosting "
            "weight; too strong makes other words worse)", "CHUNKY_VOCABULARY_STRENGTH",

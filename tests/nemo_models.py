@@ -158,3 +158,18 @@ def build_canary(path: Path, work: Path, langs: tuple[str, ...] = CANARY_LANGS) 
     model = EncDecMultiTaskModel(cfg=OmegaConf.create(canary_config(str(text), str(special), langs)))
     model.save_to(str(path))
     return path
+
+
+def build_tiny_tdt(path: Path, work: Path) -> Path:
+    """A random-weight FastConformer-TDT of parakeet-tdt's layout (bench/common.py's config) at toy size:
+    1 layer of 32, a 40-piece SentencePiece tokenizer. An ``EncDecRNNTBPEModel`` saved as ``path``."""
+    from nemo.collections.asr.models import EncDecRNNTBPEModel
+    from omegaconf import OmegaConf
+
+    from bench.common import parakeet_tdt_config
+
+    tokenizer = train_sentencepiece(work / "tdt-tokenizer", vocab_size=40)
+    cfg = parakeet_tdt_config(str(tokenizer), d_model=32, n_layers=1, n_heads=2, pred_hidden=32,
+                              joint_hidden=32, pred_rnn_layers=1)
+    EncDecRNNTBPEModel(cfg=OmegaConf.create(cfg)).save_to(str(path))
+    return path

@@ -13,7 +13,7 @@ import pytest
 from chunky.asr.capabilities import UnsupportedLanguageError, options_from_config, read_model_config
 from chunky.asr.options import EngineOptions
 from chunky.asr.vocabulary import resolve
-from tests.nemo_models import build_canary
+from tests.nemo_models import build_canary, build_tiny_tdt
 from tests.speech import word_clips, write_flac
 
 pytestmark = pytest.mark.slow
@@ -26,6 +26,7 @@ def home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("options-home")
     (home / "local_models").mkdir()
     build_canary(home / "local_models" / "tiny-canary.nemo", home / "work")
+    build_tiny_tdt(home / "local_models" / "tiny-tdt.nemo", home / "work")
     shutil.copy(ASSETS / "digits-ctc.nemo", home / "local_models" / "digits.nemo")
     return home
 
@@ -136,3 +137,21 @@ def test_all_digit_words_at_the_default_strength_change_no_clean_clip(engine, ho
         (w,) = transcript.words
         (plain,) = engine.transcribe(path, "digits").words
         assert w.text == word and abs(w.start - plain.start) <= 0.04 and abs(w.end - plain.end) <= 0.04
+
+
+def test_a_tdt_model_is_boosted_through_nemos_decoding_config(engine, three_chunks) -> None:
+    from nemo.collections.asr.parts.context_biasing.boosting_graph_batched import GPUBoostingTreeModel
+
+    from chunky.asr import boosting
+
+    model = engine.manager.get("tiny-tdt").model
+    with boosting.boosted(model, "tiny-tdt", resolve("seven, nine:2, Zoë"), 5.0) as boost:
+        assert boost.kind == "rnnt" and boost.notes == []  # a BPE tokenizer writes any letter
+        assert model.cfg.decoding.greedy.boosting_tree.key_phrases_list == ["seven", "nine", "Zoë"]
+        computer = model.decoding.decoding.decoding_computer
+        assert any(isinstance(f, GPUBoostingTreeModel) for f in computer.fusion_models)
+    assert not model.cfg.decoding.greedy.get("boosting_tree", {}).get("key_phrases_list")
+    # Through the engine (random weights: a phrase boosted hard shows up; word times kept).
+    opts = EngineOptions(chunk_seconds=5.0, vocabulary=resolve("seven"), vocabulary_strength=5.0)
+    transcript = engine.transcribe(three_chunks, "tiny-tdt", options=opts)
+    assert "seven" in transcript.text and transcript.words and transcript.words[0].text == "seven"

@@ -89,3 +89,13 @@ def test_strength_setting() -> None:
     for bad in ("0", "-1", "11", "x"):
         with pytest.raises(ValueError):
             parse_strength(bad)
+
+
+def test_none_turns_a_saved_vocabulary_off() -> None:
+    from chunky.settings import load_settings
+
+    saved = {"vocabulary": "seven, nine"}
+    assert load_settings({}, saved=saved).vocabulary == "seven, nine"
+    assert load_settings({"CHUNKY_VOCABULARY": "none"}, saved=saved).vocabulary == ""
+    assert load_settings({}, flags={"vocabulary": ""}, saved=saved).vocabulary == ""
+    assert not resolve(load_settings({"CHUNKY_VOCABULARY": "off"}, saved=saved).vocabulary)

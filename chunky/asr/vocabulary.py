@@ -92,6 +92,16 @@ def to_text(vocabulary: Vocabulary) -> str:
                    for p in vocabulary.phrases)
 
 
+OFF = ("none", "off", "-")
+
+
+def parse_setting(raw: str) -> str:
+    """``--vocabulary`` / ``CHUNKY_VOCABULARY`` as given; ``none``/``off`` -> "" (no vocabulary, even when
+    the page saved one)."""
+    text = str(raw).strip()
+    return "" if text.lower() in OFF else text
+
+
 def parse_strength(raw: str) -> float:
     """The list's strength (``--vocabulary-strength``): more than 0, at most MAX_STRENGTH."""
     try:

@@ -25,6 +25,9 @@ def preflight(settings: Settings, store, model_name: str, model_cache: Path) -> 
         raise VocabularyError(f"The vocabulary {settings.vocabulary!r} has no phrases.")
     for note in vocabulary.notes:
         print(f"vocabulary: {note}", file=sys.stderr)
+    if vocabulary and settings.origin("vocabulary") == "settings.json":
+        print(f"vocabulary: the page's saved vocabulary ({len(vocabulary.phrases)} phrases) is used; "
+              "--vocabulary none turns it off", file=sys.stderr)
     return vocabulary
 
 
