@@ -89,7 +89,7 @@ def _unspellable(model: Any, vocabulary: Vocabulary) -> tuple[Vocabulary, list[s
     unk = sp.unk_id() if sp is not None and hasattr(sp, "unk_id") else None
     if unk is None:
         return vocabulary, []
-    chars = {c for p in vocabulary.phrases for c in p.text if not c.isspace()}
+    chars = {c for p in vocabulary.phrases for c in p.text + p.text.lower() if not c.isspace()}
     bad = {c for c in chars if unk in model.tokenizer.text_to_ids(c)}
     return spellable(vocabulary, sorted(chars - bad))
 
