@@ -147,7 +147,22 @@ def canary_config(text_tokenizer: str, special_tokenizer: str, langs: tuple[str,
 
 
 def build_canary(path: Path, work: Path, langs: tuple[str, ...] = CANARY_LANGS) -> Path:
-    """A random-weight Canary-shaped model saved as ``path`` (about 1.5 MB; a few seconds on a CPU)."""
+    """A random-weight Canary-shaped model saved as ``path`` (about 1.5 MB), built in a fresh Python:
+    NeMo 3.0's ``EncDecMultiTaskModel(cfg)`` fails in a process that restored another model before (it
+    looks for a timestamps model beside the last restored one, AppState.model_restore_path)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from tests.nemo_models import _build_canary; "
+            "_build_canary(Path(sys.argv[1]), Path(sys.argv[2]), tuple(sys.argv[3].split(',')))")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code, str(path), str(work), ",".join(langs)], cwd=root,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and path.is_file(), done.stderr[-3000:]
+    return path
+
+
+def _build_canary(path: Path, work: Path, langs: tuple[str, ...]) -> Path:
     from nemo.collections.asr.models import EncDecMultiTaskModel
     from nemo.collections.common.tokenizers import CanaryTokenizer
     from omegaconf import OmegaConf

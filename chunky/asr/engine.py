@@ -104,8 +104,9 @@ class Engine:
                 self.notices = [n for n in boost.notes if n]
                 for note in self.notices:
                     log.warning("Vocabulary: %s", note)
+                extra = {**prompt, **({"_boosted": True} if boost.active else {})}
                 return self._transcribe_samples(samples, loaded, model_name, str(path), opts, report, cancel,
-                                                {**prompt, "_boosted": boost.active})
+                                                extra)
 
     def _transcribe_samples(self, samples: np.ndarray, loaded, model_name: str, source: str,
                             opts: EngineOptions, report: ProgressFn, cancel: threading.Event,
@@ -133,7 +134,8 @@ class Engine:
             arrays = [samples[int(c.start * rate) : int(math.ceil(c.end * rate))].astype(np.float32)
                       for c in group]
             try:
-                hyps, stamped = self._run_model(loaded.model, arrays, len(group), has_stamps, extra)
+                hyps, stamped = self._run_model(loaded.model, arrays, len(group), has_stamps,
+                                                *((extra,) if extra else ()))
                 has_stamps = has_stamps and stamped
             except Exception as exc:
                 if _is_oom(exc) and batch > 1:
