@@ -112,6 +112,7 @@ class Service:
             device, notice = resolve_device(self.settings.device)
             manager = ModelManager(self.store, device=self.settings.device)
             engine = Engine(manager, self.settings.engine_options())
+            engine.options.language = None  # a job's language comes with it (ModelChoices.job_options)
             with self._lock:
                 self.manager, self.engine = manager, engine
                 self._device, self._notice = device, notice
