@@ -123,3 +123,13 @@ def test_setup_catalogue_command(repo_root: Path, chunky_home: Path) -> None:  #
     assert "GPU memory: 4.0 GB free of 4.0 GB." in out
     bad = run_setup(repo_root, chunky_home, "--gpu-memory", "4")
     assert bad.returncode == 2 and "--gpu-memory goes with --catalogue" in bad.stderr
+
+
+def test_the_pages_catalogue_table() -> None:
+    from chunky.app.model_page import catalogue_html
+
+    html = catalogue_html(GpuMemory(5 * GB, 5 * GB), ["canary-1b-flash"])
+    assert html.count("<tr data-fit=") == len(KNOWN_MODELS)
+    assert '<tr data-fit="fits"><td><b>nvidia/parakeet-tdt-0.6b-v2</b>' in html
+    assert '<tr data-fit="too big"><td><b>nvidia/parakeet-ctc-1.1b</b>' in html
+    assert "nvidia/canary-1b-flash</b> (installed)" in html

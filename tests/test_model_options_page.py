@@ -62,3 +62,11 @@ def test_browser_language_controls_hidden_and_the_vocabulary_box(page) -> None: 
     page.locator("#chunky-vocabulary-name").locator("input, textarea").fill("browser-list")
     page.locator("#chunky-vocabulary-save").click()
     expect(page.locator("#chunky-vocabulary-note")).to_contain_text("Saved 'browser-list'")
+
+
+def test_the_page_lists_the_catalogue_with_what_fits_this_pc(app_server) -> None:
+    config = app_server.get(f"{app_server.url}config").json()
+    html = _component(config, "chunky-catalogue")["props"]["value"]
+    assert "nvidia/parakeet-tdt-0.6b-v2" in html and "nvidia/canary-1b-flash" in html
+    assert "No NVIDIA GPU found" in html and 'data-fit="cpu"' in html  # this machine has no GPU
+    assert "python setup_local_models.py nvidia/MODEL" in html and "CC-BY-NC" in html

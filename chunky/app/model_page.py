@@ -94,3 +94,29 @@ def _note(text: str) -> str:
     import html
 
     return f'<div class="chunky-note">{html.escape(text)}</div>'
+
+
+def catalogue_html(gpu, installed) -> str:
+    """The known NeMo models as a table: download size, GPU memory needed, whether it fits this PC,
+    languages, licence, what it supports, and the command that downloads it (no download from the page
+    yet)."""
+    import html
+
+    from chunky.models.catalogue import CPU, FITS, SETUP_COMMAND, TIGHT, catalogue_rows
+
+    words = {FITS: "fits", TIGHT: "close other programs", CPU: "CPU only"}
+    rows = []
+    for r in catalogue_rows(gpu, installed=installed):
+        fit = words.get(r["fit"], "too big: CPU")
+        have = " (installed)" if r["installed"] else ""
+        note = "; " + html.escape(r["note"]) if r["note"] else ""
+        rows.append(
+            f'<tr data-fit="{html.escape(r["fit"])}"><td><b>{html.escape(r["id"])}</b>{have}<br>'
+            f'<small>{html.escape(r["supports"])}{note}</small></td>'
+            f'<td>{html.escape(r["size"])}</td><td>{html.escape(r["gpu"])}</td><td>{html.escape(fit)}</td>'
+            f'<td>{html.escape(r["languages"])}</td><td>{html.escape(r["licence"])}</td></tr>')
+    return (f'<div class="chunky-catalogue"><p>{html.escape(gpu.describe())} Download one with '
+            f'<code>{html.escape(SETUP_COMMAND)} nvidia/MODEL</code> (or <code>--import PATH.nemo</code>), '
+            f'then press <b>↻ Look for new models</b>. CC-BY-NC models are for non-commercial use.</p>'
+            '<table><tr><th>model</th><th>download</th><th>GPU memory</th><th>this PC</th><th>languages</th>'
+            f'<th>licence</th></tr>{"".join(rows)}</table></div>')

@@ -18,7 +18,7 @@ from typing import Any
 from chunky.app import guard
 from chunky.app.html import jobs_html, setup_html, status_html, system_check_text
 from chunky.app.logic import EXPORT_FIELDS, RULE_FIELDS, PageLogic
-from chunky.app.model_page import model_controls, wire_model_controls
+from chunky.app.model_page import catalogue_html, model_controls, wire_model_controls
 from chunky.app.security import Access, access_for_settings
 from chunky.app.service import Service
 from chunky.app.style import CSS, INTRO
@@ -90,6 +90,8 @@ def build_page(service: Service):
                                     visible=False)
                 export_again = gr.Button("Export this job again with the subtitle and format choices",
                                          size="sm", elem_id="chunky-export-again")
+        with gr.Accordion("Models you can download", open=not names, elem_id="chunky-catalogue-box"):
+            gr.HTML(catalogue_html(service.gpu_memory(), names), elem_id="chunky-catalogue")
         with gr.Accordion("System check: GPU, drivers, folders, models", open=False):
             with gr.Row():
                 check = gr.Button("Run the system check", size="sm", elem_id="chunky-check-button", scale=0,

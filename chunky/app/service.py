@@ -169,6 +169,18 @@ class Service:
     def model_names(self, max_age: float = MODEL_LIST_SECONDS) -> list[str]:
         return [m.name for m in self.models(max_age)]
 
+    def gpu_memory(self):
+        """The GPU's memory from nvidia-smi (no PyTorch import), for the catalogue on the page."""
+        from chunky.doctor.probes import find_nvidia_smi, probe_nvidia_smi
+        from chunky.models.catalogue import GpuMemory
+
+        gpus = [g for g in probe_nvidia_smi(find_nvidia_smi(self.environ), timeout=5.0).gpus if g.memory_mib]
+        if not gpus:
+            return GpuMemory()
+        best = max(gpus, key=lambda g: g.memory_mib or 0)
+        free = best.free_mib * 1024**2 if best.free_mib is not None else None
+        return GpuMemory((best.memory_mib or 0) * 1024**2, free)
+
     def default_model(self) -> str | None:
         """The model the settings name (the last one used), else the default one, else the first; None
         when none is installed."""
