@@ -18,6 +18,7 @@ from typing import Any
 from chunky.app import guard, review
 from chunky.app.html import jobs_html, setup_html, status_html, system_check_text
 from chunky.app.logic import CHOICE_FIELDS, RULE_FIELDS, PageLogic
+from chunky.app.model_page import catalogue_html, model_controls, wire_model_controls
 from chunky.app.security import Access, access_for_settings
 from chunky.app.service import Service
 from chunky.app.style import CSS, INTRO
@@ -66,6 +67,7 @@ def build_page(service: Service):
                 with gr.Row():
                     refresh = gr.Button("↻ Look for new models", size="sm", elem_id="chunky-refresh",
                                         scale=0, min_width=200)
+                options = model_controls(gr, service, default)
                 initial = logic.initial_choices()
                 controls = speaker_controls(gr, initial)
                 controls.update(export_controls(gr, initial))
@@ -97,6 +99,8 @@ def build_page(service: Service):
                                                      threshold=service.confidence_threshold())),
             html_template=review.TEMPLATE, js_on_load=review.script(), apply_default_css=False,
             elem_id="chunky-review", container=False, padding=False)
+        with gr.Accordion("Models you can download", open=not names, elem_id="chunky-catalogue-box"):
+            gr.HTML(catalogue_html(service.gpu_memory(), names), elem_id="chunky-catalogue")
         with gr.Accordion("System check: GPU, drivers, folders, models", open=False):
             with gr.Row():
                 check = gr.Button("Run the system check", size="sm", elem_id="chunky-check-button", scale=0,
@@ -190,8 +194,11 @@ def build_page(service: Service):
 
         quiet = {"queue": False, "show_progress": "hidden"}
         choice_inputs = [controls[k] for k in CHOICE_FIELDS]
-        # The export choices go first (their own call), then the job: the transcribe call keeps its inputs.
-        transcribe.click(on_choices, choice_inputs, None, api_name="export_choices", **quiet).then(
+        on_choose, choose_inputs = wire_model_controls(gr, service, logic, model, options, owner_of, quiet)
+        # The language/vocabulary and export choices go first (their own calls), then the job: the
+        # transcribe call keeps its inputs.
+        transcribe.click(on_choose, choose_inputs, None, api_name="model_choices", **quiet).then(
+            on_choices, choice_inputs, None, api_name="export_choices", **quiet).then(
             on_transcribe, [files, recording, model], [*outputs, files, recording], api_name="transcribe",
             **quiet)
         files.change(on_files, [files], [streams], api_name="audio_streams", **quiet)

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from chunky.app.model_choices import ModelChoices
 from chunky.base.errors import ChunkyError, ModelNotFoundError
 from chunky.bootstrap import AppPaths
 from chunky.export import ExportOptions
@@ -81,6 +82,7 @@ class Service:
                                 duration_of=self._duration_of, media_timing=self._media_timing)
         self._last_model = self.settings.model
         self._threshold = self.settings.confidence_threshold
+        self.model_choices = ModelChoices(self.store, self.settings, self.saved)  # language, vocabulary
         self.manager = None  # chunky.models.manager.ModelManager, after the warm-up
         self.engine = None  # chunky.asr.engine.Engine, after the warm-up
         self._lock = threading.Lock()
@@ -119,6 +121,7 @@ class Service:
             device, notice = resolve_device(self.settings.device)
             manager = ModelManager(self.store, device=self.settings.device)
             engine = Engine(manager, self.settings.engine_options())
+            engine.options.language = None  # a job's language comes with it (ModelChoices.job_options)
             with self._lock:
                 self.manager, self.engine = manager, engine
                 self._device, self._notice = device, notice
@@ -178,6 +181,18 @@ class Service:
 
         return [m.name for m in self.models(max_age) if m.kind == ASR]
 
+    def gpu_memory(self):
+        """The GPU's memory from nvidia-smi (no PyTorch import), for the catalogue on the page."""
+        from chunky.doctor.probes import find_nvidia_smi, probe_nvidia_smi
+        from chunky.models.catalogue import GpuMemory
+
+        gpus = [g for g in probe_nvidia_smi(find_nvidia_smi(self.environ), timeout=5.0).gpus if g.memory_mib]
+        if not gpus:
+            return GpuMemory()
+        best = max(gpus, key=lambda g: g.memory_mib or 0)
+        free = best.free_mib * 1024**2 if best.free_mib is not None else None
+        return GpuMemory((best.memory_mib or 0) * 1024**2, free)
+
     def default_model(self) -> str | None:
         """The model the settings name (the last one used), else the default one, else the first; None
         when none is installed."""
@@ -206,12 +221,15 @@ class Service:
             raise ModelNotFoundError(self.missing_model_message(model))
         settings, options = self.export_settings(choices)
         speakers = self.speaker_options(choices)
+        engine_options = self.model_choices.job_options(model, choices)  # a bad language: an error now
+        if not (engine_options.language or engine_options.vocabulary):
+            engine_options = None  # the engine's own options are these
         self._last_model = model
         # Kept for the next start (a tab's choices never change another tab's jobs in this run).
         self.saved.save(model=model, speakers=speakers.mode,
                         **{k: getattr(settings, k) for k in EXPORT_SETTINGS})
         return self.runner.submit(owner, files, model, display_names, formats=settings.formats,
-                                  export_options=options,
+                                  export_options=options, engine_options=engine_options,
                                   speakers=None if speakers == self.settings.speaker_options() else speakers)
 
     def speaker_options(self, choices: Mapping[str, object] | None):
@@ -298,7 +316,7 @@ class Service:
         return float(audio.probe(path).duration)
 
     def _transcribe(self, path: Path, model: str, progress: ProgressFn,
-                    cancel: threading.Event, speakers=None) -> Transcript:
+                    cancel: threading.Event, speakers=None, options=None) -> Transcript:
         from chunky.asr.options import PartialTranscriptCancelled, Progress
 
         if not self._engine_done.is_set():
@@ -309,9 +327,8 @@ class Service:
         if self.engine is None:
             raise ChunkyError(self._error or "The speech engine could not start.")
         try:
-            options = None
             if speakers is not None:
-                options = replace(self.engine.options, speakers=speakers)
+                options = replace(options or self.engine.options, speakers=speakers)
             transcript = self.engine.transcribe(path, model, options=options, progress=progress,
                                                 cancel=cancel)
         except ModelNotFoundError as exc:

@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from chunky.asr import gpu, speaker_passes
+from chunky.asr import boosting, gpu, speaker_passes
 from chunky.asr.confidence import enable_word_confidence, word_confidences
 from chunky.asr.feed import Batch, ChunkFeed, FeedPlan, sample_blocks
-from chunky.asr.model_calls import WIDTH_STEP, ModelCalls, collate, is_oom, split
+from chunky.asr.model_calls import WIDTH_STEP, CallOptions, ModelCalls, collate, is_oom, split
 from chunky.asr.options import EngineOptions, PartialTranscriptCancelled, Progress, ProgressFn
+from chunky.asr.prompt import prompt_kwargs
 from chunky.asr.stitching import Stitcher, stitch
 from chunky.audio import decode as audio
 from chunky.audio.cuts import CutPauses
@@ -78,6 +79,7 @@ class Engine:
         # GPU memory one chunk of a model takes, measured on its first batch:
         # (model, chunk seconds, precision) -> bytes
         self.chunk_bytes: dict[tuple[str, float, str], int] = {}
+        self.notices: list[str] = []  # what the last recording could not use (vocabulary phrases, boosting)
 
     def transcribe(
         self,
@@ -99,26 +101,35 @@ class Engine:
             report(Progress("loading", 0.0, total))
             loaded = self.manager.get(model_name)
             enable_word_confidence(loaded.model, loaded.sample_rate)  # once per model; none if it has none
+            prompt = prompt_kwargs(loaded.model, model_name, opts.language)  # checks the language first
             if cancel.is_set():
                 raise PartialTranscriptCancelled("Cancelled before transcription started.", None)
-            if not (plan.simple and plan.mode == "mix" and plan.tracks[0].stream == 0):
+            vocabulary, strength = opts.vocabulary, opts.vocabulary_strength
+            with boosting.boosted(loaded.model, model_name, vocabulary, strength) as boost:
+                self.notices = [n for n in boost.notes if n]
+                for note in self.notices:
+                    log.warning("Vocabulary: %s", note)
+                calls = CallOptions(prompt, keep_decoding=boost.active)
+                if not (plan.simple and plan.mode == "mix" and plan.tracks[0].stream == 0):
 
-                def samples_pass(samples: np.ndarray, report_pass, cancel_pass) -> Transcript:
-                    return self._transcribe_samples(samples, loaded, model_name, str(path), opts, report_pass,
-                                                    cancel_pass)
+                    def samples_pass(samples: np.ndarray, report_pass, cancel_pass) -> Transcript:
+                        return self._transcribe_samples(samples, loaded, model_name, str(path), opts,
+                                                        report_pass, cancel_pass, calls)
 
-                return speaker_passes.run_plan(self.manager, path, plan, loaded.sample_rate, samples_pass,
-                                               model_name, opts, report, cancel)
-            report(Progress("decoding", 0.0, total))
-            return _Transcription(self, loaded, model_name, path, total, opts, report, cancel).run()
+                    return speaker_passes.run_plan(self.manager, path, plan, loaded.sample_rate, samples_pass,
+                                                   model_name, opts, report, cancel)
+                report(Progress("decoding", 0.0, total))
+                return _Transcription(self, loaded, model_name, path, total, opts, report, cancel,
+                                      calls=calls).run()
 
     def _transcribe_samples(self, samples: np.ndarray, loaded: Any, model_name: str, source: str,
-                            opts: EngineOptions, report: ProgressFn, cancel: threading.Event) -> Transcript:
+                            opts: EngineOptions, report: ProgressFn, cancel: threading.Event,
+                            calls: CallOptions | None = None) -> Transcript:
         """One pass of a speaker mode (chunky.asr.speaker_passes): decoded samples at the model's rate
         through the same feed thread and model pass as a file."""
         total = len(samples) / loaded.sample_rate
         return _Transcription(self, loaded, model_name, Path(source), total, opts, report, cancel,
-                              samples=samples).run()
+                              samples=samples, calls=calls).run()
 
     @staticmethod
     def _assemble(done, texts, has_stamps, duration, model_name, source, opts) -> Transcript:
@@ -164,14 +175,14 @@ class _Transcription:
 
     def __init__(self, engine: Engine, loaded: Any, model_name: str, path: Path, total: float,
                  opts: EngineOptions, report: ProgressFn, cancel: threading.Event,
-                 samples: np.ndarray | None = None):
+                 samples: np.ndarray | None = None, calls: CallOptions | None = None):
         self.engine, self.loaded, self.model_name = engine, loaded, model_name
         self.samples = samples  # decoded already (a speaker mode's pass); None: decode ``path``
         self.path, self.total, self.opts, self.report, self.cancel = path, total, opts, report, cancel
         self.rate = loaded.sample_rate
         self.device = loaded.device
         self.precision = gpu.resolve_precision(opts.precision, self.device)
-        self.calls = ModelCalls(loaded.model, self.device, self.precision)
+        self.calls = ModelCalls(loaded.model, self.device, self.precision, calls)
         self.done: list[tuple[Any, list[Word]]] = []
         self.texts: list[str] = []
         self.stitcher = Stitcher()

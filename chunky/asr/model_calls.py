@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -103,12 +103,33 @@ def streams(model: Any) -> bool:
     return False
 
 
-def transcribe_arrays(model: Any, arrays: Sequence[np.ndarray], timestamps: bool) -> list[Any]:
+@dataclass(frozen=True)
+class CallOptions:
+    """What every model call of a recording adds: ``prompt``, a prompt model's language arguments
+    (Canary's ``source_lang``/``target_lang``/``pnc``, chunky.asr.prompt); ``keep_decoding``: the decoding
+    was set up for this recording (vocabulary boosting, timestamps on) and must not be rebuilt, which
+    ``transcribe(timestamps=...)`` would do."""
+
+    prompt: dict[str, str] = field(default_factory=dict)
+    keep_decoding: bool = False
+
+
+def transcribe_arrays(model: Any, arrays: Sequence[np.ndarray], timestamps: bool,
+                      options: CallOptions | None = None) -> list[Any]:
     """One ``model.transcribe`` call for a batch (the path for models :func:`streams` says no to)."""
-    result = model.transcribe(list(arrays), batch_size=len(arrays), timestamps=timestamps, verbose=False,
-                              num_workers=0)
+    options = options or CallOptions()
+    kwargs: dict[str, Any] = dict(options.prompt)
+    if options.keep_decoding:  # timestamps=None keeps the decoding; NeMo's own step gives the seconds
+        kwargs.update(timestamps=None, return_hypotheses=True)
+    else:
+        kwargs["timestamps"] = timestamps
+    result = model.transcribe(list(arrays), batch_size=len(arrays), verbose=False, num_workers=0, **kwargs)
     if isinstance(result, tuple):  # RNNT models of older NeMo: (best, all)
         result = result[0]
+    if options.keep_decoding:
+        from chunky.asr.boosting import with_seconds
+
+        return with_seconds(model, list(result))
     return list(result)
 
 
@@ -116,8 +137,10 @@ class ModelCalls:
     """Runs a model over batches: :meth:`start` once, then :meth:`run` (again after a failure, with the
     batches left)."""
 
-    def __init__(self, model: Any, device: str = "cpu", precision: str = "float32"):
+    def __init__(self, model: Any, device: str = "cpu", precision: str = "float32",
+                 options: CallOptions | None = None):
         self.model = model
+        self.options = options or CallOptions()
         self.device = device
         self.precision = precision
         self.streamed = streams(model)
@@ -128,7 +151,7 @@ class ModelCalls:
         """Switch the model's decoding to timestamps (or not); returns whether they are on. A model that
         refuses them transcribes text only."""
         self.timestamps = timestamps
-        if not self.streamed:
+        if not self.streamed or self.options.keep_decoding:  # (a kept decoding has its timestamps on)
             return timestamps
         try:
             self._switch(timestamps)
@@ -157,7 +180,7 @@ class ModelCalls:
             for batch in batches:
                 self.in_flight = batch
                 with autocast(self.device, self.precision):
-                    hyps = transcribe_arrays(self.model, rows(batch.inputs), self.timestamps)
+                    hyps = transcribe_arrays(self.model, rows(batch.inputs), self.timestamps, self.options)
                 yield batch, hyps
                 self.in_flight = None
             return

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from chunky.asr.vocabulary import Vocabulary
 from chunky.audio import PAUSE_METHODS as VAD_METHODS
 from chunky.audio.tracks import SPEAKER_MODES
 from chunky.base.errors import CancelledError
@@ -53,6 +54,10 @@ class EngineOptions:
     vad: str = "auto"
     channel: int | None = None  # one channel of the file (0: the first) instead of the mean of all
     speakers: SpeakerOptions = SpeakerOptions()
+    # (spoken, written) language for prompt models (Canary); None: the model's own default
+    language: tuple[str, str] | None = None
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)  # phrases to favour (NeMo's boosting)
+    vocabulary_strength: float = 1.0  # the list's weight (NeMo's boosting alpha)
 
 
 @dataclass
