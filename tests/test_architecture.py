@@ -63,7 +63,7 @@ def test_nothing_below_the_entry_points_reads_the_environment():
             continue
         lines = _reads_environment(ast.parse(path.read_text("utf-8")))
         offenders += [f"chunky/{rel}:{n}" for n in lines]
-    assert offenders == [], "read the setting in chunky/settings.py and pass it down: " + ", ".join(offenders)
+    assert offenders == [], "read the setting in chunky/settings and pass it down: " + ", ".join(offenders)
 
 
 def test_the_environment_scan_finds_a_read():

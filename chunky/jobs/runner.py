@@ -34,6 +34,7 @@ from chunky.jobs.corrections import CorrectionsMixin
 from chunky.jobs.history import job_to_json, load_jobs, save_job
 from chunky.jobs.media import keep_media
 from chunky.jobs.outputs import export_saved_transcripts, write_file_outputs, write_zip
+from chunky.jobs.progress import snapshot_of, update_fraction
 from chunky.jobs.state import (
     FINISHED_FILE_STATES,
     STAGE_OF_END,
@@ -63,8 +64,6 @@ MediaTimingFn = Callable[[Path], "dict[str, str] | None"]
 
 RESERVED_STEMS = ("job",)  # job.json is the runner's own
 # The estimate of the time left needs this much transcribing behind it (wall seconds, job fraction).
-_ETA_MIN_WALL = 2.0
-_ETA_MIN_FRACTION = 0.01
 
 
 # --- the runner --------------------------------------------------------------------------------------
@@ -317,64 +316,8 @@ class JobRunner(CorrectionsMixin):
         return self._positions
 
     def _snapshot_locked(self, job: Job) -> JobSnapshot:
-        now = time.monotonic()
-        position = None
-        stage = job.stage
-        if job.state is JobState.QUEUED:
-            position = self._queue_positions_locked().get(job.id, 0)
-            stage = "Queued: starts next" if position == 0 else f"Queued: {plural(position, 'job')} ahead"
-        elapsed = eta = None
-        if job.state is JobState.RUNNING and job.t_start is not None:
-            elapsed = now - job.t_start
-            if job.rate_t0 is not None and job.rate_t is not None:
-                dt, df = job.rate_t - job.rate_t0, job.rate_f - job.rate_f0
-                if dt >= _ETA_MIN_WALL and df >= _ETA_MIN_FRACTION:
-                    eta = max(0.0, (1.0 - job.rate_f) * dt / df - (now - job.rate_t))
-        elif job.started is not None and job.finished is not None:
-            elapsed = max(0.0, job.finished - job.started)
-        return JobSnapshot(
-            id=job.id,
-            owner=job.owner,
-            state=job.state,
-            queue_position=position,
-            model=job.model,
-            file_names=tuple(f.name for f in job.files),
-            current_file=job.current if job.state is JobState.RUNNING else None,
-            stage=stage,
-            fraction=job.fraction,
-            elapsed=elapsed,
-            eta=eta,
-            partial_text=job.partial_text if job.state is JobState.RUNNING else "",
-            files=tuple(job.files),
-            zip_path=job.zip_path,
-            output_dir=job.output_dir,
-            created=job.created,
-            started=job.started,
-            finished=job.finished,
-            error=job.error,
-            cancel_requested=job.cancel.is_set(),
-            stems=tuple(job.stems),
-        )
-
-    def _update_fraction_locked(self, job: Job, transcribing: bool = False) -> None:
-        known = [d for d in job.durations if d]
-        guess = sum(known) / len(known) if known else 1.0  # unknown durations: the mean of the known ones
-        weights = [d or guess for d in job.durations]
-        done = 0.0
-        for i, (w, f) in enumerate(zip(weights, job.files, strict=True)):
-            if f.state is FileState.CANCELLED:  # only the part finished before the cancel
-                done += w * job.cancelled_at.get(i, 0.0)
-            elif f.state in FINISHED_FILE_STATES:
-                done += w
-        if job.current is not None and job.files[job.current].state is FileState.RUNNING:
-            done += weights[job.current] * job.file_fraction
-        job.fraction = max(job.fraction, min(1.0, done / sum(weights)))
-        now = time.monotonic()
-        if job.rate_t0 is None:
-            if transcribing:  # start the clock after the first model load + decode
-                job.rate_t0, job.rate_f0 = now, job.fraction
-        else:
-            job.rate_t, job.rate_f = now, job.fraction
+        position = self._queue_positions_locked().get(job.id, 0) if job.state is JobState.QUEUED else None
+        return snapshot_of(job, position)
 
     # --- the worker ---------------------------------------------------------------------------------
 
@@ -451,7 +394,7 @@ class JobRunner(CorrectionsMixin):
                 if result.duration:
                     job.durations[i] = result.duration
                 job.partial_text = ""
-                self._update_fraction_locked(job)
+                update_fraction(job)
             self._save_quietly(job)  # this file's results are safe before the next file starts
             if result.state is FileState.CANCELLED:
                 with self._cond:
@@ -543,7 +486,7 @@ class JobRunner(CorrectionsMixin):
                 if text is not None:
                     job.partial_text = text
                 job.stage = "Cancelling…" if job.cancel.is_set() else stage
-                self._update_fraction_locked(job, transcribing=p.stage == "transcribing")
+                update_fraction(job, transcribing=p.stage == "transcribing")
         except Exception:
             log.exception("Progress update of job %s failed", job.id)
 

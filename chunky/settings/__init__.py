@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,22 +40,24 @@ from chunky.export import (
     FORMATS,
     MARKER_UNITS,
     ExportOptions,
-    UnknownFormatError,
-    parse_formats,
+)
+from chunky.settings import values as v
+from chunky.settings.values import (
+    MIN_KEY_LENGTH,
+    parse_delays,
+    parse_flag,
+    parse_fraction,
+    parse_hosts,
+    parse_key,
+    parse_renames,
+    parse_size,
 )
 from chunky.transcript.layout import DEFAULT_PRESET, PRESETS
-from chunky.transcript.timecode import TimecodeError, check_timecode, parse_rate
 
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "settings.json"
 DEVICES = ("auto", "cpu", "cuda")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)\s*$", re.IGNORECASE)
-_KEY = re.compile(r"^[!-~]+$")
-# A DNS name, an IPv4 address or a bracketed IPv6 address, then an optional port.
-_HOST_NAME = re.compile(r"^(?P<host>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
-                        r"|\[[0-9a-f:.]+\])(?::(?P<port>\d{1,5}))?$")
-MIN_KEY_LENGTH = 16
 HIDDEN = "(hidden)"
 
 
@@ -161,175 +162,6 @@ class Settings:
 # --- parsing ------------------------------------------------------------------------------------------
 
 
-def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse(raw: str) -> Any:
-        try:
-            value = kind(str(raw).strip())
-        except ValueError:
-            raise ValueError(f"not a {'whole ' if kind is int else ''}number") from None
-        if not value > 0:
-            raise ValueError("must be more than 0")
-        return value
-
-    return parse
-
-
-def _choice(choices: Iterable[str]) -> Callable[[str], str]:
-    options = tuple(choices)
-
-    def parse(raw: str) -> str:
-        value = str(raw).strip().lower()
-        if value not in options:
-            raise ValueError(f"choose one of {', '.join(options)}")
-        return value
-
-    return parse
-
-
-def _batch_size(raw: str) -> int:
-    """``"auto"`` (0) or a whole number of chunks."""
-    if str(raw).strip().lower() == "auto":
-        return 0
-    try:
-        return _positive(int)(raw)
-    except ValueError as exc:
-        raise ValueError(f"{exc} (or auto)") from None
-
-
-def _text(raw: str) -> str | None:
-    return str(raw).strip() or None
-
-
-def _at_least_zero(kind: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse(raw: str) -> Any:
-        try:
-            value = kind(str(raw).strip())
-        except ValueError:
-            raise ValueError(f"not a {'whole ' if kind is int else ''}number") from None
-        if value < 0:
-            raise ValueError("cannot be negative")
-        return value
-
-    return parse
-
-
-def parse_flag(raw: str | bool) -> bool:
-    """``1/true/yes/on`` or ``0/false/no/off`` (an environment variable or settings.json value)."""
-    if isinstance(raw, bool):
-        return raw
-    value = str(raw).strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError("not one of 1/true/yes/on or 0/false/no/off")
-
-
-def _fps(raw: str) -> str:
-    try:
-        return parse_rate(raw).label
-    except TimecodeError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _timecode(raw: str) -> str | None:
-    if not str(raw).strip():
-        return None
-    try:
-        return check_timecode(raw)
-    except TimecodeError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _formats(raw: str | Iterable[str]) -> tuple[str, ...]:
-    try:
-        return parse_formats(raw)
-    except UnknownFormatError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def parse_fraction(raw: str) -> float:
-    """``0.6`` or ``60%`` -> 0.6: a share between 0 and 1."""
-    text = str(raw).strip()
-    percent = text.endswith("%")
-    try:
-        value = float(text.rstrip("%").strip())
-    except ValueError:
-        raise ValueError("not a number such as 0.6 or 60%") from None
-    if percent:
-        value /= 100
-    if not 0.0 <= value <= 1.0:
-        raise ValueError("must be between 0 and 1 (or 0% and 100%)")
-    return round(value, 4)
-
-
-def parse_delays(raw: str) -> tuple[float, ...]:
-    """``"0.5,1,2"`` -> (0.5, 1.0, 2.0): the seconds waited before each retry of a locked file."""
-    try:
-        delays = tuple(float(part) for part in str(raw).split(",") if part.strip())
-    except ValueError:
-        raise ValueError("not a list of seconds such as 0.5,1,2,4,8") from None
-    if any(d < 0 for d in delays):
-        raise ValueError("seconds cannot be negative")
-    return delays
-
-
-def parse_size(raw: str) -> str:
-    """``"4gb"``, ``"500 MB"``: the form Gradio's ``max_file_size`` takes."""
-    match = _SIZE.match(str(raw))
-    if not match:
-        raise ValueError("not a size such as 500mb or 4gb")
-    return f"{match.group(1)}{match.group(2).lower()}"
-
-
-def parse_key(raw: str) -> str:
-    """A key chosen with CHUNKY_KEY: at least :data:`MIN_KEY_LENGTH` printable ASCII characters, no
-    spaces (it travels in an address, a form and a header)."""
-    value = str(raw).strip()
-    if not _KEY.match(value):
-        raise ValueError("use only letters, digits and punctuation (no spaces or accents)")
-    if len(value) < MIN_KEY_LENGTH:
-        raise ValueError(f"too short: use at least {MIN_KEY_LENGTH} characters")
-    return value
-
-
-def parse_hosts(raw: str | Iterable[str]) -> tuple[str, ...]:
-    """``"studio-pc.lan, chunky.example.org:8443"`` -> ("studio-pc.lan", "chunky.example.org:8443"):
-    host names (optionally with a port) the page may be reached by."""
-    parts = raw.split(",") if isinstance(raw, str) else list(raw)
-    names: list[str] = []
-    for part in parts:
-        name = str(part).strip().lower().rstrip(".")
-        if not name:
-            continue
-        match = _HOST_NAME.match(name)
-        if not match or (match.group("port") and not 0 < int(match.group("port")) < 65536):
-            raise ValueError(f"{name!r} is not a host name such as studio-pc.lan or chunky.example.org:8443")
-        names.append(name)
-    return tuple(dict.fromkeys(names))
-
-
-def parse_renames(raw: str | Iterable[str]) -> tuple[tuple[str, str], ...]:
-    """``"Speaker 1=Host, Speaker 2=Guest"`` -> (("Speaker 1", "Host"), ("Speaker 2", "Guest"))."""
-    parts = raw.split(",") if isinstance(raw, str) else list(raw)
-    pairs: list[tuple[str, str]] = []
-    for part in parts:
-        if not str(part).strip():
-            continue
-        old, sep, new = str(part).partition("=")
-        if not sep or not old.strip() or not new.strip():
-            raise ValueError(f"{str(part).strip()!r} is not OLD=NEW, e.g. \"Speaker 1=Host\"")
-        pairs.append((old.strip(), new.strip()))
-    return tuple(pairs)
-
-
-def _port(raw: str) -> int:
-    value = _positive(int)(raw)
-    if value > 65535:
-        raise ValueError("a port is at most 65535")
-    return value
-
-
 @dataclass(frozen=True)
 class Option:
     name: str
@@ -358,28 +190,28 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("model", _text, "the local model to use (default: the last one used)", "CHUNKY_MODEL", "--model",
+    Option("model", v.text, "the local model to use (default: the last one used)", "CHUNKY_MODEL", "--model",
            saved=True, metavar="NAME"),
-    Option("device", _choice(DEVICES), "where the model runs: auto (the GPU when there is one), cpu or cuda",
+    Option("device", v.choice(DEVICES), "where the model runs: auto (the GPU when there is one), cpu or cuda",
            "CHUNKY_DEVICE", "--device"),
-    Option("batch_size", _batch_size, "chunks per model call, or auto: as many as the GPU's free memory "
+    Option("batch_size", v.batch_size, "chunks per model call, or auto: as many as the GPU's free memory "
            "holds (8 on the CPU); halved on GPU out-of-memory", "CHUNKY_BATCH_SIZE", "--batch-size",
            metavar="N"),
-    Option("chunk_seconds", _positive(float), "longest piece of audio given to the model at once, seconds",
+    Option("chunk_seconds", v.positive(float), "longest piece of audio given to the model at once, seconds",
            "CHUNKY_CHUNK_SECONDS", "--chunk-seconds", metavar="S"),
-    Option("vad", _choice(VAD_METHODS), "how pauses are found to cut chunks: auto (energy where the "
+    Option("vad", v.choice(VAD_METHODS), "how pauses are found to cut chunks: auto (energy where the "
            "recording is clean, silero VAD elsewhere), silero or energy", "CHUNKY_VAD", "--vad"),
-    Option("precision", _choice(PRECISIONS), "the model's arithmetic on a GPU: float32 (exact), auto "
+    Option("precision", v.choice(PRECISIONS), "the model's arithmetic on a GPU: float32 (exact), auto "
            "(bfloat16 where the GPU has it, else float16), bfloat16 or float16", "CHUNKY_PRECISION",
            "--precision"),
-    Option("speakers", _choice(SPEAKER_MODES), "who spoke: mix (every stream mixed, no speakers), tracks "
+    Option("speakers", v.choice(SPEAKER_MODES), "who spoke: mix (every stream mixed, no speakers), tracks "
            "(one speaker per audio stream, or per channel of a one-stream file) or diarize (find them)",
            "CHUNKY_SPEAKERS", "--speakers", saved=True),
-    Option("track", _positive(int), "transcribe one audio stream only (from 1), or one channel of a "
+    Option("track", v.positive(int), "transcribe one audio stream only (from 1), or one channel of a "
            "one-stream file", "CHUNKY_TRACK", "--track", metavar="N"),
-    Option("num_speakers", _positive(int), "how many people speak, for --speakers diarize (default: found "
+    Option("num_speakers", v.positive(int), "how many people speak, for --speakers diarize (default: found "
            "by the model)", "CHUNKY_NUM_SPEAKERS", "--num-speakers", metavar="N"),
-    Option("diarization_model", _text, "the local diarization model for --speakers diarize (default: "
+    Option("diarization_model", v.text, "the local diarization model for --speakers diarize (default: "
            "NVIDIA's Sortformer when installed)", "CHUNKY_DIARIZATION_MODEL", "--diarization-model",
            metavar="NAME"),
     Option("rename_speakers", parse_renames, "rename speakers in the outputs, e.g. \"Speaker 1=Host,Speaker "
@@ -397,34 +229,34 @@ OPTIONS: tuple[Option, ...] = (
     Option("vocabulary_strength", parse_strength, "how strongly the vocabulary is favoured (NeMo's boosting "
            "weight; too strong makes other words worse)", "CHUNKY_VOCABULARY_STRENGTH",
            "--vocabulary-strength", saved=True, metavar="X"),
-    Option("formats", _formats, f"output formats, comma-separated, out of {','.join(FORMATS)}, or 'all'",
+    Option("formats", v.format_list, f"output formats, comma-separated, out of {','.join(FORMATS)}, or 'all'",
            "CHUNKY_FORMATS", "--format", saved=True, metavar="LIST"),
-    Option("subtitle_preset", _choice(PRESETS), "subtitle rules: streaming (42 characters, 2 lines, 20 cps), "
-           "broadcast (37 characters), social (one line of 32), word (a word per cue), paragraph",
+    Option("subtitle_preset", v.choice(PRESETS), "subtitle rules: streaming (42 characters, 2 lines, "
+           "20 cps), broadcast (37 characters), social (one line of 32), word (a word per cue), paragraph",
            "CHUNKY_SUBTITLE_PRESET", "--subtitle-preset", saved=True),
-    Option("max_chars", _positive(int), "characters per subtitle line (default: the preset's)",
+    Option("max_chars", v.positive(int), "characters per subtitle line (default: the preset's)",
            "CHUNKY_MAX_CHARS", "--max-chars", saved=True, metavar="N"),
-    Option("max_lines", _positive(int), "lines per subtitle (default: the preset's)", "CHUNKY_MAX_LINES",
+    Option("max_lines", v.positive(int), "lines per subtitle (default: the preset's)", "CHUNKY_MAX_LINES",
            "--max-lines", saved=True, metavar="N"),
-    Option("max_cps", _positive(float), "reading speed, characters per second (default: the preset's)",
+    Option("max_cps", v.positive(float), "reading speed, characters per second (default: the preset's)",
            "CHUNKY_MAX_CPS", "--max-cps", saved=True, metavar="X"),
-    Option("min_duration", _at_least_zero(float), "shortest time a subtitle shows, seconds (default: the "
+    Option("min_duration", v.at_least_zero(float), "shortest time a subtitle shows, seconds (default: the "
            "preset's)", "CHUNKY_MIN_DURATION", "--min-duration", saved=True, metavar="S"),
-    Option("max_duration", _positive(float), "longest time a subtitle shows, seconds (default: the preset's)",
-           "CHUNKY_MAX_DURATION", "--max-duration", saved=True, metavar="S"),
-    Option("min_gap_frames", _at_least_zero(int), "frames between two subtitles (default: the preset's)",
+    Option("max_duration", v.positive(float), "longest time a subtitle shows, seconds (default: the "
+           "preset's)", "CHUNKY_MAX_DURATION", "--max-duration", saved=True, metavar="S"),
+    Option("min_gap_frames", v.at_least_zero(int), "frames between two subtitles (default: the preset's)",
            "CHUNKY_MIN_GAP_FRAMES", "--min-gap-frames", saved=True, metavar="N"),
-    Option("fps", _fps, "frame rate of the timeline: 23.976, 24, 25, 29.97 (drop-frame), 29.97ndf, 30, 50, "
-           "59.94, 59.94ndf, 60 (default: the video's own, else 25)", "CHUNKY_FPS", "--fps", saved=True,
-           metavar="RATE"),
-    Option("start_timecode", _timecode, "timecode of the recording's first frame, e.g. 01:00:00:00 "
+    Option("fps", v.frame_rate, "frame rate of the timeline: 23.976, 24, 25, 29.97 (drop-frame), 29.97ndf, "
+           "30, 50, 59.94, 59.94ndf, 60 (default: the video's own, else 25)", "CHUNKY_FPS", "--fps",
+           saved=True, metavar="RATE"),
+    Option("start_timecode", v.timecode, "timecode of the recording's first frame, e.g. 01:00:00:00 "
            "(default: the video's own, else 00:00:00:00)", "CHUNKY_START_TIMECODE", "--start-timecode",
            saved=True, metavar="HH:MM:SS:FF"),
     Option("karaoke", parse_flag, "ASS subtitles with per-word karaoke timing", "CHUNKY_KARAOKE", "--karaoke",
            saved=True),
-    Option("fcpxml", _choice(FCPXML_KINDS), "what FCPXML files carry: captions or markers", "CHUNKY_FCPXML",
+    Option("fcpxml", v.choice(FCPXML_KINDS), "what FCPXML files carry: captions or markers", "CHUNKY_FCPXML",
            "--fcpxml", saved=True),
-    Option("markers", _choice(MARKER_UNITS), "one EDL/FCPXML/FCP7 marker per paragraph, speaker turn or "
+    Option("markers", v.choice(MARKER_UNITS), "one EDL/FCPXML/FCP7 marker per paragraph, speaker turn or "
            "cue", "CHUNKY_MARKERS", "--markers", saved=True),
     Option("confidence_threshold", parse_fraction, "the review marks words the model is less sure of than "
            "this, 0 to 1 or a percentage (the page keeps the last one chosen)", "CHUNKY_CONFIDENCE_THRESHOLD",
@@ -433,8 +265,8 @@ OPTIONS: tuple[Option, ...] = (
            "--max-upload", metavar="SIZE"),
     Option("lock_retry_delays", parse_delays, "seconds between retries of a file another program holds",
            "CHUNKY_LOCK_RETRY_DELAYS"),
-    Option("host", _text, "address the page listens on (127.0.0.1: this PC only)", "CHUNKY_HOST", "--host"),
-    Option("port", _port, "port of the page (the next free one is used)", "CHUNKY_PORT", "--port",
+    Option("host", v.text, "address the page listens on (127.0.0.1: this PC only)", "CHUNKY_HOST", "--host"),
+    Option("port", v.port, "port of the page (the next free one is used)", "CHUNKY_PORT", "--port",
            metavar="N"),
     Option("open_browser", bool, "open the browser at start (--no-browser: do not)", flag="--no-browser"),
     Option("share", bool, "create a public Gradio share link (anyone with it and the key can use this "
