@@ -16,6 +16,7 @@ from chunky.asr.options import PartialTranscriptCancelled, Progress
 from chunky.base.errors import AudioError
 from chunky.base.names import safe_stem, unique_stems
 from chunky.export import DEFAULT_FORMATS as FORMATS
+from chunky.jobs import progress as progress_module
 from chunky.jobs import runner as jobs_module
 from chunky.jobs.runner import RESERVED_STEMS, JobRunner
 from chunky.jobs.state import FileState, JobState
@@ -320,7 +321,7 @@ def test_known_durations_weigh_files_from_the_start(engine, outputs, audio):
 
 
 def test_snapshot_answers_while_the_worker_is_busy(runner, engine, audio, monkeypatch):
-    monkeypatch.setattr(jobs_module, "_ETA_MIN_WALL", 0.0)
+    monkeypatch.setattr(progress_module, "_ETA_MIN_WALL", 0.0)
     gate, reached = engine.gate("busy")
     content = speech("hello", "world") + "!gate busy\n" + speech("x", start=3)
     busy = runner.submit("A", [audio("busy.wav", content)], "m")
