@@ -131,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         job_seconds = time.monotonic() - started
         finished = owner.state
         if finished not in ("done", "failed", "cancelled", "partial"):
-            owner.call("cancel")
-            owner.wait(timeout=120)
+            owner.call("cancel")  # it stops after the batch in the model; the figures do not wait for it
+            try:
+                owner.wait(timeout=120)
+            except AssertionError as exc:
+                print(f"(the cancelled job had not stopped 120 s later: {str(exc)[:200]})")
         print(f"job state after {job_seconds:.0f} s: {finished}; stages seen: {sorted(stages)}")
     finally:
         server.stop()
