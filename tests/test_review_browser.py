@@ -542,6 +542,8 @@ def test_corrections_survive_a_restart_the_later_tab_wins_speakers_are_renamed(b
         # Renaming a speaker renames them everywhere (undo, redo), and the outputs follow.
         expect(a.locator(f"{VIEW} .cr-note")).to_contain_text("Another tab saved revision 5", timeout=WAIT_MS)
         expect(a.locator(f"{VIEW} .cr-rev")).to_have_text(" · revision 5")
+        a.wait_for_function("() => window.chunkyReview.key.endsWith('@5') && "
+                            "!document.querySelector('#chunky-review .cr').classList.contains('cr-loading')")
         before = speakers_of(folder / "interview.json")
         names = a.locator(f"{VIEW} .cr-spk-name")
         expect(names).to_have_count(2)

@@ -748,7 +748,9 @@ class Review {
     this.ui.speakers.hidden = names.size === 0;
     const html = [...names].map(([name, n]) => `<div class="cr-row"><input class="cr-spk-name" value="${esc(name)}" ` +
       `data-speaker="${esc(name)}" aria-label="Name of ${esc(name)}"><span class="cr-hint">${n} words</span></div>`).join("");
-    if (this.ui.spkList.innerHTML !== html) this.ui.spkList.innerHTML = html;
+    // Never under the user's typing (a name half typed when another tab's save reloads the view).
+    const typing = this.ui.spkList.contains(document.activeElement);
+    if (this.ui.spkList.innerHTML !== html && !typing) this.ui.spkList.innerHTML = html;
     this.relabel();
   }
 
