@@ -348,10 +348,16 @@ def edit_word(tab, i: int, text: str) -> None:
 
 
 def wait_note(tab, text: str) -> None:
+    """The view's note says ``text`` (a save or restore answered); when it names the revision made, wait
+    until the view has drawn that revision too (it fetches the saved JSON after the note)."""
     from playwright.sync_api import expect
 
     expect(tab.locator(f"{VIEW} .cr-note")).to_contain_text(text, timeout=WAIT_MS)
     tab.wait_for_function("() => !window.chunkyReview.saving")
+    made = re.search(r"(?:as|saved) revision (\d+)$", text)
+    if made:
+        tab.wait_for_function(f"() => window.chunkyReview.key.endsWith('@{made.group(1)}') && !document"
+                              ".querySelector('#chunky-review .cr').classList.contains('cr-loading')")
 
 
 def srt_words(path: Path) -> list[str]:
