@@ -25,7 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chunky.asr.capabilities import (
+    format_language,
+    format_model_languages,
+    parse_language,
+    parse_model_languages,
+)
 from chunky.asr.options import VAD_METHODS, EngineOptions
+from chunky.asr.vocabulary import Vocabulary, parse_strength
 from chunky.base.fs import atomic_write_json, read_json
 from chunky.base.retry import DEFAULT_DELAYS
 from chunky.export import (
@@ -60,6 +67,11 @@ class Settings:
     batch_size: int = 8  # chunks per model call (halved on GPU out-of-memory)
     chunk_seconds: float = 30.0  # longest piece of audio given to the model at once
     vad: str = "auto"  # how pauses are found: auto, silero, energy
+    # Canary's languages: "de" (transcribe German) or "de>en" (translate into English); None: per model
+    language: tuple[str, str] | None = None
+    model_languages: tuple[tuple[str, str], ...] = ()  # (model, "de>en") the page keeps for each model
+    vocabulary: str | None = None  # a file, a saved list's name, or the phrases ("a, b:2, c")
+    vocabulary_strength: float = 1.0  # the list's weight in NeMo's boosting (each phrase's own multiplies)
     formats: tuple[str, ...] = DEFAULT_FORMATS  # output formats written for every recording
     # Subtitle layout: a preset, and any of its rules changed (None: the preset's value).
     subtitle_preset: str = DEFAULT_PRESET
@@ -93,8 +105,20 @@ class Settings:
     # name -> (source, raw value, why) for values that were ignored
     rejected: Mapping[str, tuple[str, str, str]] = field(default_factory=dict, compare=False, repr=False)
 
-    def engine_options(self) -> EngineOptions:
-        return EngineOptions(chunk_seconds=self.chunk_seconds, batch_size=self.batch_size, vad=self.vad)
+    def engine_options(self, model: str | None = None, vocabulary: Vocabulary | None = None) -> EngineOptions:
+        """What the engine is asked to do for ``model`` (its language: the one given for this run, else the
+        one kept for it); ``vocabulary``: the list :attr:`vocabulary` names, read by the caller."""
+        return EngineOptions(chunk_seconds=self.chunk_seconds, batch_size=self.batch_size, vad=self.vad,
+                             language=self.language_for(model), vocabulary=vocabulary or Vocabulary(),
+                             vocabulary_strength=self.vocabulary_strength)
+
+    def language_for(self, model: str | None) -> tuple[str, str] | None:
+        """The language choice for ``model``: ``language`` when given (environment, command line, page),
+        else the one kept for that model in settings.json, else None (the model's own default)."""
+        if self.language is not None or self.origin("language") != "default":
+            return self.language
+        kept = dict(self.model_languages)
+        return parse_language(kept[model]) if model in kept else None
 
     def export_options(self) -> ExportOptions:
         """The layout rules, timeline and format choices of the outputs. TimecodeError (a ChunkyError)
@@ -278,10 +302,13 @@ class Option:
     saved: bool = False  # kept in settings.json (the page's choices)
     metavar: str | None = None
     secret: bool = False  # never shown or logged (the key): describe() and warnings say HIDDEN
+    fmt: Callable[[Any], str] | None = None  # how a value is shown when str() is not the form it is given in
 
     def show(self, value: Any) -> str:
         if self.secret:
             return HIDDEN if value else "-"
+        if self.fmt is not None and value not in (None, ()):
+            return self.fmt(value)
         if isinstance(value, tuple):
             if not value:
                 return "-"
@@ -300,6 +327,18 @@ OPTIONS: tuple[Option, ...] = (
            "CHUNKY_CHUNK_SECONDS", "--chunk-seconds", metavar="S"),
     Option("vad", _choice(VAD_METHODS), "how pauses are found to cut chunks: auto, silero or energy",
            "CHUNKY_VAD", "--vad"),
+    Option("language", parse_language, "spoken language for models that take one (Canary), e.g. de; de>en "
+           "translates German speech into English text (default: the one kept for the model, else English)",
+           "CHUNKY_LANGUAGE", "--language", metavar="LANG", fmt=format_language),
+    Option("model_languages", parse_model_languages, "the language kept for each model (the page's "
+           "choice), e.g. canary-1b-flash=de>en;canary-180m-flash=fr", "CHUNKY_MODEL_LANGUAGES", saved=True,
+           fmt=format_model_languages),
+    Option("vocabulary", _text, "words and phrases to favour: a file (one a line, 'word:2' for a "
+           "stronger one), a saved list's name, or the phrases, e.g. \"Siobhan, Llanelli, DaVinci Resolve\"",
+           "CHUNKY_VOCABULARY", "--vocabulary", saved=True, metavar="FILE|NAME|LIST"),
+    Option("vocabulary_strength", parse_strength, "how strongly the vocabulary is favoured (NeMo's boosting "
+           "weight; too strong makes other words worse)", "CHUNKY_VOCABULARY_STRENGTH",
+           "--vocabulary-strength", saved=True, metavar="X"),
     Option("formats", _formats, f"output formats, comma-separated, out of {','.join(FORMATS)}, or 'all'",
            "CHUNKY_FORMATS", "--format", saved=True, metavar="LIST"),
     Option("subtitle_preset", _choice(PRESETS), "subtitle rules: streaming (42 characters, 2 lines, 20 cps), "
@@ -350,7 +389,8 @@ OPTIONS: tuple[Option, ...] = (
            "CHUNKY_KEY", secret=True),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
-ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad")
+ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad", "language", "vocabulary",
+                   "vocabulary_strength")
 RULE_SETTINGS = ("max_chars", "max_lines", "max_cps", "min_duration", "max_duration", "min_gap_frames")
 EXPORT_SETTINGS = ("formats", "subtitle_preset", *RULE_SETTINGS, "fps", "start_timecode", "karaoke", "fcpxml",
                    "markers")

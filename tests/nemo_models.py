@@ -99,3 +99,67 @@ def build_bpe_ctc(path: Path, tokenizer_dir: Path, hidden: int = 32) -> Path:
     model = EncDecCTCModelBPE(cfg=OmegaConf.create(cfg))
     model.save_to(str(path))
     return path
+
+
+CANARY_LANGS = ("en", "de", "es", "fr")
+CANARY2_SPECIAL = ("<|endoftext|>", "<|startoftranscript|>", "<|startofcontext|>", "<|emo:undefined|>",
+                   "<|pnc|>", "<|nopnc|>", "<|itn|>", "<|noitn|>", "<|timestamp|>", "<|notimestamp|>",
+                   "<|diarize|>", "<|nodiarize|>", "<|nospeech|>")
+
+
+def canary_config(text_tokenizer: str, special_tokenizer: str, langs: tuple[str, ...] = CANARY_LANGS) -> dict:
+    """A Canary-shaped ``EncDecMultiTaskModel`` config (canary-1b-flash's ``canary2`` prompt, an aggregate
+    tokenizer of special tokens + one SentencePiece per language), tiny: a 1-layer 32-wide Conformer and a
+    1-layer transformer decoder (NeMo's own tests/collections/asr/test_asr_multitask_model_bpe.py shape)."""
+    hidden = 32
+    return {
+        "prompt_format": "canary2",
+        "prompt_defaults": [{"role": "user", "slots": {
+            "source_lang": "en", "target_lang": "en", "pnc": "yes", "decodercontext": "",
+            "emotion": "<|emo:undefined|>", "itn": "no", "diarize": "no", "timestamp": "no"}}],
+        "sample_rate": 16000,
+        "preprocessor": {**_preprocessor(), "window_size": 0.025},
+        "model_defaults": {"asr_enc_hidden": hidden, "lm_enc_hidden": hidden, "lm_dec_hidden": hidden},
+        "encoder": {"_target_": "nemo.collections.asr.modules.ConformerEncoder", "feat_in": 64, "n_layers": 1,
+                    "d_model": hidden, "subsampling": "dw_striding", "subsampling_factor": 8,
+                    "subsampling_conv_channels": 16, "ff_expansion_factor": 2,
+                    "self_attention_model": "rel_pos", "n_heads": 2, "conv_kernel_size": 9},
+        "transf_decoder": {
+            "_target_": "nemo.collections.asr.modules.transformer.get_nemo_transformer", "model_name": None,
+            "pretrained": False, "encoder": None, "pre_ln_final_layer_norm": True,
+            "config_dict": {"max_sequence_length": 128, "num_token_types": 0, "hidden_size": hidden,
+                            "inner_size": 2 * hidden, "num_layers": 1, "num_attention_heads": 2,
+                            "pre_ln": True, "vocab_size": None}},
+        "head": {"_target_": "nemo.collections.asr.parts.submodules.token_classifier.TokenClassifier",
+                 "num_layers": 1, "activation": "relu", "log_softmax": True, "hidden_size": hidden,
+                 "num_classes": None},
+        "decoding": {"strategy": "beam", "beam": {"beam_size": 1, "max_generation_delta": 5}},
+        "tokenizer": {
+            "dir": None, "type": "agg",
+            "langs": {"spl_tokens": {"dir": special_tokenizer, "type": "bpe"},
+                      **{lang: {"dir": text_tokenizer, "type": "bpe"} for lang in langs}},
+            "custom_tokenizer": {
+                "_target_": "nemo.collections.common.tokenizers.canary_tokenizer.CanaryTokenizer",
+                "tokenizers": None}},
+        "loss": {"_target_": "nemo.collections.common.losses.smoothed_cross_entropy.SmoothedCrossEntropyLoss",
+                 "label_smoothing": 0.0},
+    }
+
+
+def build_canary(path: Path, work: Path, langs: tuple[str, ...] = CANARY_LANGS) -> Path:
+    """A random-weight Canary-shaped model saved as ``path`` (about 1.5 MB; a few seconds on a CPU)."""
+    from nemo.collections.asr.models import EncDecMultiTaskModel
+    from nemo.collections.common.tokenizers import CanaryTokenizer
+    from omegaconf import OmegaConf
+
+    special = work / "canary-special"
+    CanaryTokenizer.build_special_tokenizer([*CANARY2_SPECIAL, *(f"<|{x}|>" for x in langs)], special)
+    text = train_sentencepiece(work / "canary-text", vocab_size=40)
+    from nemo.utils import AppState
+
+    # A model restored earlier in this process leaves its path in NeMo's AppState, and a Canary built from a
+    # config then looks for its timestamps model there (NeMo 3.0.0): a fresh model has none.
+    AppState().model_restore_path = None
+    model = EncDecMultiTaskModel(cfg=OmegaConf.create(canary_config(str(text), str(special), langs)))
+    model.save_to(str(path))
+    return path

@@ -45,6 +45,7 @@ class _View:
     notice: str | None = None  # a message that belongs to the shown job (e.g. what an export wrote)
     review_file: int | None = None  # the file of the shown job in the review (None: the first finished)
     review_note: dict[str, Any] | None = None  # what the last review action did, for the review view
+    model_choices: dict[str, Any] = field(default_factory=dict)  # language, target, vocabulary box
 
 
 class PageLogic:
@@ -98,6 +99,12 @@ class PageLogic:
 
     # --- actions
 
+    def set_model_choices(self, owner: str, choices: dict[str, Any]) -> None:
+        """Remember the tab's language and vocabulary controls for its next job."""
+        view = self._view(owner)
+        with self._lock:
+            view.model_choices = dict(choices)
+
     def set_choices(self, owner: str, choices: dict[str, Any]) -> None:
         """Remember the tab's export controls (formats, preset, rules, timecode, ...) for its next job."""
         view = self._view(owner)
@@ -135,7 +142,8 @@ class PageLogic:
             paths.append(Path(recording))
             names.append(f"microphone-{time.strftime('%Y%m%d-%H%M%S')}{Path(recording).suffix or '.wav'}")
         try:
-            job_id = self.service.submit(owner, paths, model, names, view.choices)
+            choices = {**(view.choices or {}), **view.model_choices} if view.model_choices else view.choices
+            job_id = self.service.submit(owner, paths, model, names, choices)
         except ChunkyError as exc:
             view.flash = str(exc)
         except Exception as exc:  # a bug: say so on the page, keep the server going

@@ -18,6 +18,7 @@ from typing import Any
 from chunky.app import guard, review
 from chunky.app.html import jobs_html, setup_html, status_html, system_check_text
 from chunky.app.logic import EXPORT_FIELDS, RULE_FIELDS, PageLogic
+from chunky.app.model_page import model_controls, wire_model_controls
 from chunky.app.security import Access, access_for_settings
 from chunky.app.service import Service
 from chunky.app.style import CSS, INTRO
@@ -65,6 +66,7 @@ def build_page(service: Service):
                 with gr.Row():
                     refresh = gr.Button("↻ Look for new models", size="sm", elem_id="chunky-refresh",
                                         scale=0, min_width=200)
+                options = model_controls(gr, service, default)
                 controls = export_controls(gr, logic.initial_choices())
                 with gr.Row():
                     transcribe = gr.Button("Transcribe", variant="primary", elem_id="chunky-transcribe",
@@ -183,8 +185,11 @@ def build_page(service: Service):
 
         quiet = {"queue": False, "show_progress": "hidden"}
         choice_inputs = [controls[k] for k in EXPORT_FIELDS]
-        # The export choices go first (their own call), then the job: the transcribe call keeps its inputs.
-        transcribe.click(on_choices, choice_inputs, None, api_name="export_choices", **quiet).then(
+        on_choose, choose_inputs = wire_model_controls(gr, service, logic, model, options, owner_of, quiet)
+        # The language/vocabulary and export choices go first (their own calls), then the job: the
+        # transcribe call keeps its inputs.
+        transcribe.click(on_choose, choose_inputs, None, api_name="model_choices", **quiet).then(
+            on_choices, choice_inputs, None, api_name="export_choices", **quiet).then(
             on_transcribe, [files, recording, model], [*outputs, files, recording], api_name="transcribe",
             **quiet)
         preset = controls["subtitle_preset"]

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from chunky.app.model_choices import ModelChoices
 from chunky.base.errors import ChunkyError, ModelNotFoundError
 from chunky.bootstrap import AppPaths
 from chunky.export import ExportOptions
@@ -80,6 +81,7 @@ class Service:
                                 duration_of=self._duration_of, media_timing=self._media_timing)
         self._last_model = self.settings.model
         self._threshold = self.settings.confidence_threshold
+        self.model_choices = ModelChoices(self.store, self.settings, self.saved)  # language, vocabulary
         self.manager = None  # chunky.models.manager.ModelManager, after the warm-up
         self.engine = None  # chunky.asr.engine.Engine, after the warm-up
         self._lock = threading.Lock()
@@ -201,11 +203,14 @@ class Service:
         if not model or model not in self.model_names(max_age=0):
             raise ModelNotFoundError(self.missing_model_message(model))
         settings, options = self.export_settings(choices)
+        engine_options = self.model_choices.job_options(model, choices)  # a bad language: an error now
+        if not (engine_options.language or engine_options.vocabulary):
+            engine_options = None  # the engine's own options are these
         self._last_model = model
         # Kept for the next start (a tab's choices never change another tab's jobs in this run).
         self.saved.save(model=model, **{k: getattr(settings, k) for k in EXPORT_SETTINGS})
         return self.runner.submit(owner, files, model, display_names, formats=settings.formats,
-                                  export_options=options)
+                                  export_options=options, engine_options=engine_options)
 
     def export_settings(self, choices: Mapping[str, object] | None) -> tuple[Settings, ExportOptions]:
         """The settings with the page's export choices applied, and the export options they give;
@@ -263,7 +268,7 @@ class Service:
         return float(audio.probe(path).duration)
 
     def _transcribe(self, path: Path, model: str, progress: ProgressFn,
-                    cancel: threading.Event) -> Transcript:
+                    cancel: threading.Event, options=None) -> Transcript:
         from chunky.asr.options import PartialTranscriptCancelled, Progress
 
         if not self._engine_done.is_set():
@@ -274,7 +279,8 @@ class Service:
         if self.engine is None:
             raise ChunkyError(self._error or "The speech engine could not start.")
         try:
-            transcript = self.engine.transcribe(path, model, progress=progress, cancel=cancel)
+            transcript = self.engine.transcribe(path, model, options=options, progress=progress,
+                                                cancel=cancel)
         except ModelNotFoundError as exc:
             raise ModelNotFoundError(f"{exc}\n{self.missing_model_message(model)}") from exc
         with self._lock:

@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from chunky.asr import boosting
 from chunky.asr.chunking import Chunk, plan_chunks
 from chunky.asr.confidence import enable_word_confidence, word_confidences
 from chunky.asr.options import EngineOptions, PartialTranscriptCancelled, Progress, ProgressFn
+from chunky.asr.prompt import prompt_kwargs
 from chunky.asr.stitching import stitch
 from chunky.audio import decode as audio
 from chunky.audio import vad
@@ -68,6 +70,7 @@ class Engine:
         self.manager = manager
         self.options = options or EngineOptions()
         self._lock = threading.Lock()  # one transcription at a time per engine (one GPU)
+        self.notices: list[str] = []  # what the last recording could not use (vocabulary phrases, boosting)
 
     def transcribe(
         self,
@@ -88,6 +91,7 @@ class Engine:
             report(Progress("loading", 0.0, total))
             loaded = self.manager.get(model_name)
             enable_word_confidence(loaded.model, loaded.sample_rate)  # once per model; none if it has none
+            prompt = prompt_kwargs(loaded.model, model_name, opts.language)  # checks the language first
             if cancel.is_set():
                 raise PartialTranscriptCancelled("Cancelled before transcription started.", None)
             report(Progress("decoding", 0.0, total))
@@ -98,10 +102,17 @@ class Engine:
                 log.info("%s is silent: empty transcript", path.name)
                 report(Progress("done", duration, duration))
                 return build_transcript([], duration, model_name, str(path), opts.limits, text="")
-            return self._transcribe_samples(samples, loaded, model_name, str(path), opts, report, cancel)
+            vocabulary, strength = opts.vocabulary, opts.vocabulary_strength
+            with boosting.boosted(loaded.model, model_name, vocabulary, strength) as boost:
+                self.notices = [n for n in boost.notes if n]
+                for note in self.notices:
+                    log.warning("Vocabulary: %s", note)
+                return self._transcribe_samples(samples, loaded, model_name, str(path), opts, report, cancel,
+                                                {**prompt, "_boosted": boost.active})
 
     def _transcribe_samples(self, samples: np.ndarray, loaded, model_name: str, source: str,
-                            opts: EngineOptions, report: ProgressFn, cancel: threading.Event) -> Transcript:
+                            opts: EngineOptions, report: ProgressFn, cancel: threading.Event,
+                            extra: dict[str, Any] | None = None) -> Transcript:
         rate = loaded.sample_rate
         duration = len(samples) / rate
         pauses = vad.pauses(samples, rate, opts.vad)[0] if opts.cut_at_pauses else []
@@ -125,7 +136,7 @@ class Engine:
             arrays = [samples[int(c.start * rate) : int(math.ceil(c.end * rate))].astype(np.float32)
                       for c in group]
             try:
-                hyps, stamped = self._run_model(loaded.model, arrays, len(group), has_stamps)
+                hyps, stamped = self._run_model(loaded.model, arrays, len(group), has_stamps, extra)
                 has_stamps = has_stamps and stamped
             except Exception as exc:
                 if _is_oom(exc) and batch > 1:
@@ -159,14 +170,22 @@ class Engine:
 
     @staticmethod
     def _run_model(model, arrays: Sequence[np.ndarray], batch_size: int,
-                   timestamps: bool) -> tuple[list[Any], bool]:
-        """(hypotheses, whether they carry word timestamps)."""
+                   timestamps: bool, extra: dict[str, Any] | None = None) -> tuple[list[Any], bool]:
+        """(hypotheses, whether they carry word timestamps). ``extra``: a prompt model's language
+        arguments; ``_boosted``: the decoding was set up for boosting (timestamps on), keep it."""
+        kwargs = dict(extra or {})
+        boosted = kwargs.pop("_boosted", False)
+
         def call(stamps: bool) -> list[Any]:
-            result = model.transcribe(list(arrays), batch_size=batch_size, timestamps=stamps, verbose=False,
-                                      num_workers=0)
+            if boosted:  # timestamps=None keeps the decoding boosting.apply set up
+                kwargs.update(timestamps=None, return_hypotheses=True)
+            else:
+                kwargs["timestamps"] = stamps
+            result = model.transcribe(list(arrays), batch_size=batch_size, verbose=False, num_workers=0,
+                                      **kwargs)
             if isinstance(result, tuple):  # RNNT models of older NeMo: (best, all)
                 result = result[0]
-            return list(result)
+            return boosting.with_seconds(model, list(result)) if boosted else list(result)
 
         if not timestamps:
             return call(False), False

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from chunky.asr.vocabulary import Vocabulary
 from chunky.audio import PAUSE_METHODS as VAD_METHODS
 from chunky.base.errors import CancelledError
 from chunky.transcript.layout import PRESETS, LayoutRules
@@ -25,6 +26,10 @@ class EngineOptions:
     # Cut chunks in pauses where there is one (False: cut at fixed points, through words; for tests).
     cut_at_pauses: bool = True
     vad: str = "auto"  # how pauses are found: auto (silero VAD, energy when it cannot load), silero, energy
+    # (spoken, written) language for prompt models (Canary); None: the model's own default
+    language: tuple[str, str] | None = None
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)  # phrases to favour (NeMo's boosting)
+    vocabulary_strength: float = 1.0  # the list's weight (NeMo's boosting alpha)
 
 
 @dataclass

@@ -53,9 +53,22 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     add_arguments(p, EXPORT_SETTINGS)
 
 
-@command("models", "list the local models", "chunky.cli.setup:run_models")
+@command("models", "list the local models (--catalogue: the models you can download)",
+         "chunky.cli.setup:run_models")
 def _models_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--verify", action="store_true", help="re-check each model against its archive")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--verify", action="store_true", help="re-check each model against its archive")
+    what.add_argument("--catalogue", "--catalog", action="store_true",
+                      help="the known NeMo models: size, languages, licence, features, fit on this GPU")
+    p.add_argument("--gpu-memory", metavar="GB", help="with --catalogue: plan for a GPU of this many GB")
+
+
+@command("vocabulary", "saved vocabulary lists: list, show NAME, save NAME FILE|PHRASES, remove NAME",
+         "chunky.cli.vocabulary:run_vocabulary")
+def _vocabulary_args(p: argparse.ArgumentParser) -> None:
+    from chunky.cli.vocabulary import add_arguments as add_vocabulary
+
+    add_vocabulary(p)
 
 
 @command("config", "show every setting, its value and where it came from", "chunky.cli.config:run_config")

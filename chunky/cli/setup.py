@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
             f"Examples:  python setup_local_models.py                       (downloads {DEFAULT_REPO_ID})\n"
             "           python setup_local_models.py nvidia/canary-1b-flash\n"
             "           python setup_local_models.py --import D:/models/my-model.nemo --name my-model\n"
-            "           python setup_local_models.py --list"
+            "           python setup_local_models.py --list\n"
+            "           python setup_local_models.py --catalogue             (models you can download)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -52,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--import", dest="import_path", metavar="PATH.nemo", help="copy a .nemo file in and extract it"
     )
     action.add_argument("--list", action="store_true", help="list the local models")
+    action.add_argument("--catalogue", "--catalog", action="store_true",
+                        help="the known NeMo models: size, languages, licence, features, fit on this GPU")
     action.add_argument(
         "--verify",
         nargs="?",
@@ -65,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-extract", action="store_true", help="download only; extract on first use instead")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="more log output")
+    p.add_argument("--gpu-memory", metavar="GB",
+                   help="with --catalogue: plan for a GPU of this many GB (0: none), not this PC's")
     p.add_argument("--endpoint", help=argparse.SUPPRESS)  # a Hub mirror or a test stand-in
     return p
 
@@ -117,8 +122,21 @@ def run_list(store: ModelStore, verify: bool = False) -> int:
     return 0
 
 
+def run_catalogue(store: ModelStore, gpu_gb: str | None = None) -> int:
+    from chunky.cli.catalogue import format_catalogue, gpu_memory, parse_gpu_gb
+
+    try:
+        gpu = parse_gpu_gb(gpu_gb) if gpu_gb is not None else gpu_memory(os.environ)
+    except ValueError as exc:
+        raise ChunkyError(str(exc)) from None
+    print(format_catalogue(gpu, [m.name for m in store.list_models()]))
+    return 0
+
+
 def run_models(args: argparse.Namespace) -> int:
-    """``python -m chunky models [--verify]``."""
+    """``python -m chunky models [--verify | --catalogue [--gpu-memory GB]]``."""
+    if args.catalogue:
+        return run_catalogue(_open_store(), args.gpu_memory)
     return run_list(_open_store(), verify=args.verify)
 
 
@@ -174,16 +192,21 @@ def run_download(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.repo_ids and (args.import_path or args.list or args.verify is not None or args.remove):
-        parser.error("REPO_ID cannot be combined with --import, --list, --verify or --remove")
+    if args.repo_ids and (args.import_path or args.list or args.catalogue or args.verify is not None
+                          or args.remove):
+        parser.error("REPO_ID cannot be combined with --import, --list, --catalogue, --verify or --remove")
     if (args.name or args.replace) and not args.import_path:
         parser.error("--name and --replace go with --import")
+    if args.gpu_memory is not None and not args.catalogue:
+        parser.error("--gpu-memory goes with --catalogue")
     _setup_logging(args.verbose)
     try:
         retry.configure(settings_for(paths().model_cache, os.environ).lock_retry_delays)
         store = _open_store()
         if args.list:
             return run_list(store)
+        if args.catalogue:
+            return run_catalogue(store, args.gpu_memory)
         if args.verify is not None:
             return run_verify(store, args.verify)
         if args.remove:

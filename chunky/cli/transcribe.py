@@ -81,8 +81,11 @@ def run_transcribe(args: argparse.Namespace) -> int:
     explicit = settings.origin("model") not in ("default", "settings.json")
     model_name = choose_model([m.name for m in store.list_models()], settings.model, store.local_models,
                               required=explicit)
+    from chunky.cli.vocabulary import preflight
+
+    vocabulary = preflight(settings, store, model_name, p.model_cache)  # a bad language or list: now
     manager = ModelManager(store, device=settings.device)
-    engine = Engine(manager, settings.engine_options())
+    engine = Engine(manager, settings.engine_options(model_name, vocabulary))
     failures: list[tuple[Path, str]] = []
     done: list[tuple[Planned, list[Path]]] = []
     for number, item in enumerate(plan, 1):
@@ -115,6 +118,9 @@ def run_transcribe(args: argparse.Namespace) -> int:
         bar.close()
         if manager.current and manager.current.notice and number == 1:
             print(manager.current.notice, file=sys.stderr)
+        if number == 1:
+            for note in engine.notices:
+                print(f"vocabulary: {note}", file=sys.stderr)
         SavedSettings(p.model_cache).save(model=model_name)
         done.append((item, written))
         if not quiet:

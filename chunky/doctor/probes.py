@@ -83,6 +83,7 @@ class NvidiaSmiGpu:
     name: str
     driver: str
     memory_mib: int | None = None
+    free_mib: int | None = None
 
 
 @dataclass
@@ -115,7 +116,7 @@ def probe_nvidia_smi(path: str | None, timeout: float = 15.0) -> NvidiaSmiInfo:
     info = NvidiaSmiInfo(path)
     if path is None:
         return info
-    cmd = [path, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader,nounits"]
+    cmd = [path, "--query-gpu=name,driver_version,memory.total,memory.free", "--format=csv,noheader,nounits"]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -129,7 +130,8 @@ def probe_nvidia_smi(path: str | None, timeout: float = 15.0) -> NvidiaSmiInfo:
         parts = [p.strip() for p in line.split(",")]
         if len(parts) >= 2 and parts[0]:
             memory = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
-            info.gpus.append(NvidiaSmiGpu(parts[0], parts[1], memory))
+            free = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else None
+            info.gpus.append(NvidiaSmiGpu(parts[0], parts[1], memory, free))
     return info
 
 

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chunky import export
 from chunky.base.errors import CancelledError, ChunkyError
@@ -33,7 +33,7 @@ from chunky.export import ExportOptions
 from chunky.jobs.corrections import CorrectionsMixin
 from chunky.jobs.history import job_to_json, load_jobs, save_job
 from chunky.jobs.media import keep_media
-from chunky.jobs.outputs import export_saved_transcripts, write_file_outputs, write_zip
+from chunky.jobs.outputs import write_file_outputs, write_zip
 from chunky.jobs.state import (
     FINISHED_FILE_STATES,
     STAGE_OF_END,
@@ -113,9 +113,10 @@ class JobRunner(CorrectionsMixin):
 
     def submit(self, owner: str, files: Sequence[Path], model: str,
                display_names: Sequence[str | None] | None = None, *, formats: Sequence[str] | None = None,
-               export_options: ExportOptions | None = None) -> str:
+               export_options: ExportOptions | None = None, engine_options: Any = None) -> str:
         """Queue a job and return its id at once (the work happens on the worker thread). ``formats`` and
-        ``export_options``: this job's (default: the runner's)."""
+        ``export_options``: this job's (default: the runner's); ``engine_options``: handed to the transcribe
+        function as ``options=`` (the job's language and vocabulary)."""
         if not files:
             raise ChunkyError("No recording was given: choose at least one audio or video file.")
         sources = [Path(f) for f in files]
@@ -139,6 +140,7 @@ class JobRunner(CorrectionsMixin):
                 seq=self._next_seq(),
                 formats=export.parse_formats(formats) if formats else self.formats,
                 export=export_options or self.export_options,
+                engine_options=engine_options,
             )
             self._jobs[job_id] = job
             queue = self._queues.setdefault(owner, deque())
@@ -203,22 +205,7 @@ class JobRunner(CorrectionsMixin):
             if job.state not in TERMINAL_JOB_STATES:
                 raise ChunkyError("This job is not finished yet: export it again once it is done.")
             names = export.parse_formats(formats) if formats else job.formats
-        written: list[Path] = []
-        with job.io_lock:  # never beside a correction of the same files
-            with self._cond:
-                items = [(i, f, job.stems[i]) for i, f in enumerate(job.files)]
-            results, groups, problems = export_saved_transcripts([(f, stem) for _, f, stem in items],
-                                                                 job.output_dir, options, names)
-            for (i, _f, _stem), paths, group in zip(items, results, groups, strict=True):
-                if paths and group is not None:
-                    written += paths
-                    with self._cond:
-                        current = job.files[i]
-                        job.files[i] = replace(current, outputs=current.outputs + tuple(paths),
-                                               exports=current.exports + (group,))
-            if written:
-                self._save_quietly(job)
-                log.info("Job %s exported again: %s", job.id, ", ".join(p.name for p in written))
+        written, problems = self._export_files(job, options, names)
         if problems and not written:
             raise ChunkyError(" ".join(problems))
         if not written:
@@ -481,7 +468,11 @@ class JobRunner(CorrectionsMixin):
             self._on_progress(job, i, p)
 
         try:
-            transcript = self._transcribe(f.source, job.model, progress, job.cancel)
+            if job.engine_options is not None:
+                transcript = self._transcribe(f.source, job.model, progress, job.cancel,
+                                              options=job.engine_options)
+            else:
+                transcript = self._transcribe(f.source, job.model, progress, job.cancel)
         except CancelledError as exc:  # engine.PartialTranscriptCancelled carries what was finished
             partial: Transcript | None = getattr(exc, "partial", None)
             message = str(exc) or "Cancelled."

@@ -136,6 +136,7 @@ class Job:
     durations: list[float | None] = field(default_factory=list)
     cancelled_at: dict[int, float] = field(default_factory=dict)  # file index -> its fraction done at cancel
     earlier: bool = False  # read back from disk: a job of an earlier run, visible to every owner
+    engine_options: Any = None  # this job's EngineOptions (language, vocabulary); None: the engine's own
     cancel: threading.Event = field(default_factory=threading.Event)
     t_start: float | None = None  # time.monotonic() at start
     rate_t0: float | None = None  # (monotonic, fraction) at the first "transcribing" report ...

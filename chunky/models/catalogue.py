@@ -4,6 +4,7 @@ command line, and the exact setup commands a message should show."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from chunky.base.errors import ModelNotFoundError
@@ -49,3 +50,155 @@ def choose_model(installed: Sequence[str], wanted: str | None, local_models: Pat
     if DEFAULT_MODEL in installed:
         return DEFAULT_MODEL
     return sorted(installed, key=str.lower)[0]
+
+
+# --- the catalogue of known NeMo models ---------------------------------------------------------------
+
+EU25 = ("bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "hr", "hu", "it", "lt", "lv", "mt",
+        "nl", "pl", "pt", "ro", "ru", "sk", "sl", "sv", "uk")
+CANARY4 = ("en", "de", "es", "fr")
+GB = 1024**3
+
+# What a model can do, as the catalogue and the page name it.
+FEATURES = {
+    "pnc": "punctuation and capitals",
+    "words": "word times",
+    "confidence": "word confidence",
+    "boosting": "vocabulary boosting",
+    "translate": "translation",
+    "auto-language": "detects the language",
+    "speakers": "speaker labels",
+}
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    """One model of the catalogue. ``params``: parameters in millions; the download is about 4 bytes a
+    parameter (float32 weights), ``gpu_gb`` the GPU memory Chunky's default batch (8 chunks of 30 s) needs
+    with some room (out-of-memory halves the batch, so a little less still works, more slowly)."""
+
+    repo_id: str
+    kind: str  # "tdt", "ctc", "rnnt", "hybrid" (TDT/RNNT + CTC), "aed" (Canary), "diarization", "speaker"
+    params: int  # millions
+    gpu_gb: float
+    languages: tuple[str, ...]
+    licence: str
+    features: tuple[str, ...]
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.repo_id.rsplit("/", 1)[-1]
+
+    @property
+    def size_bytes(self) -> int:
+        return self.params * 1_000_000 * 4
+
+    @property
+    def transcribes(self) -> bool:
+        return self.kind not in ("diarization", "speaker")
+
+    @property
+    def commercial_use(self) -> bool:
+        return "NC" not in self.licence
+
+
+def _asr(repo: str, kind: str, params: int, gpu: float, langs: tuple[str, ...] = ("en",),
+         features: tuple[str, ...] = ("words", "confidence", "boosting"), licence: str = "CC-BY-4.0",
+         note: str = "") -> KnownModel:
+    return KnownModel(f"nvidia/{repo}", kind, params, gpu, langs, licence, features, note)
+
+
+_PNC = ("pnc", "words", "confidence", "boosting")
+_CANARY = ("pnc", "words", "translate", "boosting")
+KNOWN_MODELS: tuple[KnownModel, ...] = (
+    _asr("parakeet-tdt-0.6b-v2", "tdt", 600, 4, features=_PNC, note="the default: fast, accurate English"),
+    _asr("parakeet-tdt-0.6b-v3", "tdt", 600, 4, EU25, (*_PNC, "auto-language"),
+         note="25 European languages, found by itself (none to choose)"),
+    _asr("parakeet-tdt-1.1b", "tdt", 1100, 6, note="lower case, no punctuation"),
+    _asr("parakeet-tdt_ctc-110m", "hybrid", 110, 2, features=_PNC, note="small and quick"),
+    _asr("parakeet-ctc-0.6b", "ctc", 600, 4, note="lower case, no punctuation"),
+    _asr("parakeet-ctc-1.1b", "ctc", 1100, 6, note="lower case, no punctuation"),
+    _asr("parakeet-rnnt-0.6b", "rnnt", 600, 4, note="lower case, no punctuation"),
+    _asr("parakeet-rnnt-1.1b", "rnnt", 1100, 6, note="lower case, no punctuation"),
+    _asr("canary-1b-flash", "aed", 883, 6, CANARY4, _CANARY,
+         note="choose the spoken language; translates en <-> de/es/fr"),
+    _asr("canary-180m-flash", "aed", 182, 2, CANARY4, _CANARY,
+         note="choose the spoken language; translates en <-> de/es/fr"),
+    _asr("canary-1b-v2", "aed", 978, 6, EU25, _CANARY,
+         note="choose the spoken language; translates en <-> the 24 others"),
+    _asr("canary-1b", "aed", 1000, 6, CANARY4, ("pnc", "translate"), "CC-BY-NC-4.0",
+         note="non-commercial; no word times"),
+    _asr("stt_en_fastconformer_ctc_large", "ctc", 115, 2, note="lower case, no punctuation"),
+    _asr("stt_en_fastconformer_transducer_large", "rnnt", 114, 2, note="lower case, no punctuation"),
+    _asr("stt_en_fastconformer_hybrid_large_pc", "hybrid", 114, 2, features=_PNC),
+    _asr("stt_en_fastconformer_ctc_xlarge", "ctc", 600, 4, note="lower case, no punctuation"),
+    _asr("stt_en_fastconformer_transducer_xlarge", "rnnt", 600, 4, note="lower case, no punctuation"),
+    _asr("stt_en_fastconformer_ctc_xxlarge", "ctc", 1200, 7, note="lower case, no punctuation"),
+    _asr("stt_en_fastconformer_transducer_xxlarge", "rnnt", 1200, 7, note="lower case, no punctuation"),
+    KnownModel("nvidia/diar_streaming_sortformer_4spk-v2", "diarization", 117, 2, (), "CC-BY-4.0",
+               ("speakers",), "who speaks when, up to 4 speakers"),
+    KnownModel("nvidia/diar_sortformer_4spk-v1", "diarization", 123, 2, (), "CC-BY-NC-4.0", ("speakers",),
+               "who speaks when, up to 4 speakers; non-commercial"),
+    KnownModel("nvidia/titanet_large", "speaker", 23, 1, (), "CC-BY-4.0", ("speakers",),
+               "speaker embeddings (clustering diarization)"),
+)
+_BY_REPO = {m.repo_id.lower(): m for m in KNOWN_MODELS}
+_BY_NAME_KNOWN = {m.name.lower(): m for m in KNOWN_MODELS}
+
+
+def known_model(name_or_repo: str) -> KnownModel | None:
+    """The catalogue's entry for a repo id (``nvidia/x``) or a local model's name (``x``), if any."""
+    key = name_or_repo.strip().lower()
+    return _BY_REPO.get(key) or _BY_NAME_KNOWN.get(key)
+
+
+@dataclass(frozen=True)
+class GpuMemory:
+    """What the GPU has, in bytes (``total`` None: no NVIDIA GPU was found)."""
+
+    total: int | None = None
+    free: int | None = None
+
+    def describe(self) -> str:
+        if not self.total:
+            return "No NVIDIA GPU found: every model runs on the CPU (much slower; small models are best)."
+        free = self.free if self.free is not None else self.total
+        return f"GPU memory: {free / GB:.1f} GB free of {self.total / GB:.1f} GB."
+
+
+FITS, TIGHT, TOO_BIG, CPU = "fits", "close programs", "too big", "cpu"
+
+
+def fit(model: KnownModel, gpu: GpuMemory) -> str:
+    """Whether ``model`` runs on this GPU at Chunky's default batch: FITS in the free memory, TIGHT (fits
+    the GPU once other programs free some), TOO_BIG (runs on the CPU, or with smaller batches), or CPU
+    when there is no GPU."""
+    if not gpu.total:
+        return CPU
+    need = model.gpu_gb * GB
+    free = gpu.free if gpu.free is not None else gpu.total
+    if need <= free:
+        return FITS
+    return TIGHT if need <= gpu.total else TOO_BIG
+
+
+def catalogue_rows(gpu: GpuMemory, models: Sequence[KnownModel] = KNOWN_MODELS,
+                   installed: Sequence[str] = ()) -> list[dict[str, str]]:
+    """One row per model for the catalogue table (the command line's and the page's)."""
+    have = {n.lower() for n in installed}
+    rows = []
+    for m in models:
+        langs = ", ".join(m.languages) if len(m.languages) <= 4 else f"{len(m.languages)} languages"
+        rows.append({
+            "id": m.repo_id,
+            "size": f"~{m.size_bytes / 1e9:.1f} GB",
+            "gpu": f"{m.gpu_gb:g} GB",
+            "fit": fit(m, gpu),
+            "languages": langs or "-",
+            "licence": m.licence,
+            "supports": ", ".join(FEATURES[f] for f in m.features),
+            "installed": "yes" if m.name.lower() in have else "",
+            "note": m.note,
+        })
+    return rows
