@@ -7,8 +7,8 @@ of an earlier run: the synthetic 3-hour transcript of bench/export.py (two speak
 by Playwright, opens the page and picks the job, as a user does.
 
 - **Open**: the view's own clock (``window.chunkyReview.timings``): the fetch of the JSON, its parse, the
-  draw (one innerHTML), and *open* = from the data's arrival (parsed) to the first frame painted after the
-  draw. Long tasks (over 50 ms) seen by a PerformanceObserver meanwhile. ``--repeats`` page loads.
+  draw (one innerHTML), and *open* = from the data's arrival (its last byte) to the first frame painted
+  after the draw. Long tasks (over 50 ms) seen by a PerformanceObserver meanwhile. ``--repeats`` page loads.
 - **Play**: the recording plays for ``--seconds`` at three places (start, middle, end) and once at 2x; a
   requestAnimationFrame loop records every frame's interval, a PerformanceObserver the long tasks, and the
   view's ``setPlayhead`` (what runs each frame) is timed. A frame over 1.5 refresh intervals counts as
@@ -47,6 +47,10 @@ from tests.test_browser import CHROMIUM_ARGS, chromium_path  # noqa: E402
 JOB_ID = "bench3hourreview"
 STEM = "three-hours"
 TARGET_OPEN_MS = 1000.0
+# Playing with "Follow" off: the highlight alone, no scrolling (what the scrolling costs is the difference).
+NO_FOLLOW = "middle, 1x, Follow off"
+# Playing with the transcript not shown: what playing the recording costs this machine without the view.
+HIDDEN = "middle, 1x, transcript hidden"
 
 FRAMES = """
 async ([seconds, play, rate]) => {
@@ -173,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hours", type=float, default=3.0)
     parser.add_argument("--words-per-second", type=float, default=3.2, help="3.2: about 30,000 in 3 hours")
-    parser.add_argument("--repeats", type=int, default=5, help="page loads timed")
+    parser.add_argument("--repeats", type=int, default=7, help="page loads timed")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of playback per place")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK / "review")
     parser.add_argument("--write-results", action="store_true", help="write the Review section of RESULTS.md")
@@ -220,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                                  ".length, longs: window.__longs})")
                 opens.append(t)
                 print(f"open {k + 1}: fetch {t['fetch']:.0f} ms, parse {t['parse']:.0f} ms, draw "
-                      f"{t['draw']:.0f} ms, open {t['open']:.0f} ms ({t['elements']:,} word elements)",
+                      f"{t['draw']:.0f} ms (html {t['html']:.0f}, dom {t['dom']:.0f}, link {t['link']:.0f}, "
+                      f"rest {t['rest']:.0f}), open {t['open']:.0f} ms ({t['elements']:,} word elements)",
                       flush=True)
             tab.locator("#chunky-review .cr-text").scroll_into_view_if_needed()
             tab.wait_for_function("() => window.chunkyReview.media && "
@@ -229,13 +234,18 @@ def main(argv: list[str] | None = None) -> int:
             runs["idle (not playing)"] = tab.evaluate(FRAMES, [args.seconds, False, 1])
             for label, at, rate in (("start, 1x", 10.0, 1), ("middle, 1x", duration / 2, 1),
                                     ("end, 1x", duration - args.seconds * 2 - 30, 1),
-                                    ("middle, 2x", duration / 2 + 600, 2)):
-                tab.evaluate(f"() => window.chunkyReview.seek({at}, false)")
+                                    ("middle, 2x", duration / 2 + 600, 2),
+                                    (NO_FOLLOW, duration / 2 - 600, 1), (HIDDEN, duration / 2 - 1200, 1)):
+                follow = "false" if label == NO_FOLLOW else "true"
+                shown = "none" if label == HIDDEN else ""
+                tab.evaluate(f"() => {{ const v = window.chunkyReview; v.ui.follow.checked = {follow}; "
+                             f"v.ui.text.style.display = '{shown}'; v.seek({at}, false); }}")
                 tab.wait_for_function("() => !window.chunkyReview.media.seeking")
                 runs[label] = tab.evaluate(FRAMES, [args.seconds, True, rate])
                 s = frame_stats(runs[label], refresh)
                 print(f"{label}: {s['frames']} frames, played {s['played']:.1f} s, dropped {s['dropped']}, "
                       f"long tasks {s['longtasks']}, {s['lit']} words lit", flush=True)
+            tab.evaluate("() => { window.chunkyReview.ui.text.style.display = ''; }")
             edits = tab.evaluate(EDITS)
             browser_version = browser.version
             browser.close()
@@ -252,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         ("fetch", "GET of the transcript JSON (the file route, behind the guard)"),
         ("parse", "JSON.parse"),
         ("draw", "one innerHTML of every segment and word, words indexed"),
-        ("open", "**from the data's arrival to the first frame painted after the draw**"),
+        ("open", "**from the data's arrival (its last byte) to the first frame painted after the draw: "
+                 "parse, draw, style, layout, paint**"),
         ("total", "fetch + parse + draw + paint"))]
     longs = [d for o in opens for d in o["longs"]]
     stats = {label: frame_stats(run, refresh) for label, run in runs.items()}
@@ -262,9 +273,10 @@ def main(argv: list[str] | None = None) -> int:
                    f"{s['cost_median'] * 1000:.0f} / {s['cost_max'] * 1000:.0f} µs",
                    f"{s['lit']}", f"{s['out_of_view']}"]
                   for label, s in stats.items()]
-    playing = [s for label, s in stats.items() if label != "idle (not playing)"]
+    playing = [s for label, s in stats.items() if label not in ("idle (not playing)", NO_FOLLOW, HIDDEN)]
     dropped = sum(s["dropped"] for s in playing)
     frames = sum(s["frames"] for s in playing)
+    idle, still, hidden = stats["idle (not playing)"], stats[NO_FOLLOW], stats[HIDDEN]
     info = machine_info()
     words = opens[0]["words"]
     body = (
@@ -289,7 +301,14 @@ def main(argv: list[str] | None = None) -> int:
                           "long tasks", "highlight cost median / max", "words lit",
                           "frames lit word out of view"],
                          frame_rows)
-        + f"\n\n- While playing: **{dropped} dropped of {frames} frames**.\n"
+        + f"\n\n- While playing and following: **{dropped} dropped of {frames} frames** "
+          f"({100 * dropped / max(1, frames):.1f} %); with Follow off (the highlight alone, no scrolling) "
+          f"{still['dropped']} of {still['frames']} "
+          f"({100 * still['dropped'] / max(1, still['frames']):.1f} %); "
+          f"playing with the transcript hidden (the recording alone) {hidden['dropped']} of "
+          f"{hidden['frames']} ({100 * hidden['dropped'] / max(1, hidden['frames']):.1f} %); "
+          f"not playing at all {idle['dropped']} of {idle['frames']} "
+          f"({100 * idle['dropped'] / max(1, idle['frames']):.1f} %).\n"
         f"- One word retyped in the middle of the 3 hours: {edits['edit']:.1f} ms "
         f"(undo {edits['undo']:.1f} ms, "
         f"{'restored' if edits['back'] else 'NOT restored'}); a search for \"the\" ({edits['hits']:,} hits): "

@@ -170,6 +170,11 @@ def _build_canary(path: Path, work: Path, langs: tuple[str, ...]) -> Path:
     special = work / "canary-special"
     CanaryTokenizer.build_special_tokenizer([*CANARY2_SPECIAL, *(f"<|{x}|>" for x in langs)], special)
     text = train_sentencepiece(work / "canary-text", vocab_size=40)
+    from nemo.utils import AppState
+
+    # A model restored earlier in this process leaves its path in NeMo's AppState, and a Canary built from a
+    # config then looks for its timestamps model there (NeMo 3.0.0): a fresh model has none.
+    AppState().model_restore_path = None
     model = EncDecMultiTaskModel(cfg=OmegaConf.create(canary_config(str(text), str(special), langs)))
     model.save_to(str(path))
     return path

@@ -4,7 +4,8 @@ the spoken word is highlighted and followed, the keyboard, search, confidence ma
 uncertain word, corrections (retype, replace several words, remove, undo/redo, rename a speaker), saving a
 revision of every output (read back with real parsers), restoring the original, downloads and exports again
 with the corrected text, and the corrections kept over a restart of the app. Screenshots of the view at
-1280x800 and 1920x1080 go to tests/_artifacts/."""
+1280x800 and 1920x1080 go to tests/_artifacts/ (review-view.png is the README's picture,
+docs/images/review.png)."""
 
 from __future__ import annotations
 
@@ -316,6 +317,14 @@ def test_the_word_in_noise_is_marked_and_next_uncertain_word_goes_there(job, rec
     tab.locator(f"{VIEW} .chunky-word").nth(marked[0]).click()
     tab.keyboard.press("n")
     assert tab.evaluate("() => window.chunkyReview.cursor") == marked[1]
+    # The picture of the view (README): the uncertain words marked, a search, the cursor on one of them.
+    tab.set_viewport_size({"width": 1280, "height": 800})
+    tab.locator(f"{VIEW} .cr-find").fill("three")
+    tab.locator(f"{VIEW} .chunky-word").nth(marked[1]).click()
+    tab.locator(VIEW).scroll_into_view_if_needed()
+    tab.locator(VIEW).screenshot(path=str(ARTIFACTS / "review-view.png"))
+    tab.locator(f"{VIEW} .cr-find").fill("")
+    tab.set_viewport_size({"width": 1280, "height": 640})
     settings = server.home / "model_cache" / "settings.json"
     deadline = 50
     while deadline and not (settings.is_file() and "confidence_threshold" in settings.read_text("utf-8")):
@@ -339,10 +348,16 @@ def edit_word(tab, i: int, text: str) -> None:
 
 
 def wait_note(tab, text: str) -> None:
+    """The view's note says ``text`` (a save or restore answered); when it names the revision made, wait
+    until the view has drawn that revision too (it fetches the saved JSON after the note)."""
     from playwright.sync_api import expect
 
     expect(tab.locator(f"{VIEW} .cr-note")).to_contain_text(text, timeout=WAIT_MS)
     tab.wait_for_function("() => !window.chunkyReview.saving")
+    made = re.search(r"(?:as|saved) revision (\d+)$", text)
+    if made:
+        tab.wait_for_function(f"() => window.chunkyReview.key.endsWith('@{made.group(1)}') && !document"
+                              ".querySelector('#chunky-review .cr').classList.contains('cr-loading')")
 
 
 def srt_words(path: Path) -> list[str]:
@@ -533,6 +548,8 @@ def test_corrections_survive_a_restart_the_later_tab_wins_speakers_are_renamed(b
         # Renaming a speaker renames them everywhere (undo, redo), and the outputs follow.
         expect(a.locator(f"{VIEW} .cr-note")).to_contain_text("Another tab saved revision 5", timeout=WAIT_MS)
         expect(a.locator(f"{VIEW} .cr-rev")).to_have_text(" · revision 5")
+        a.wait_for_function("() => window.chunkyReview.key.endsWith('@5') && "
+                            "!document.querySelector('#chunky-review .cr').classList.contains('cr-loading')")
         before = speakers_of(folder / "interview.json")
         names = a.locator(f"{VIEW} .cr-spk-name")
         expect(names).to_have_count(2)

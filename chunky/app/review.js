@@ -6,17 +6,21 @@
 // chunky/app/review.py builds) and `watch` (called when the descriptor changes). The component's template
 // never changes, so Gradio never touches the DOM built here.
 //
-// Speed: the transcript (a 3-hour recording has ~30,000 words) is drawn once with one innerHTML; segments
-// off screen skip layout and paint (content-visibility: auto). While playing, one requestAnimationFrame
-// loop finds the word under the playhead by binary search and moves two classes: nothing else changes.
+// Speed: the transcript (a 3-hour recording has ~30,000 words) is drawn once with one innerHTML; pages of
+// segments off screen skip layout and paint (content-visibility: auto). While playing, one requestAnimationFrame
+// loop finds the word under the playhead by binary search and moves two classes: nothing else changes; the
+// layout is read (to follow) only when the spoken word moved to another line. window.chunkyReview.timings
+// holds the last open's fetch / parse / draw / open times (bench/review.py reads them).
 // Corrections splice only the words they touch. window.chunkyReview is this view (tests, benchmarks and
 // user scripts use it); every word is a span.chunky-word with data-start and data-end in seconds.
 
 const mount = element.querySelector(".chunky-review-mount") || element;
 const send = (name, data) => trigger(name, data);
 
-const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})[c]);
+const ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"};
+const esc = (s) => { s = String(s); return /[&<>"]/.test(s) ? s.replace(/[&<>"]/g, (c) => ESCAPES[c]) : s; };
 const ms = (t) => Math.round(t * 1000) / 1000;
+const PAGE = 40; // segments per page of the drawn transcript
 const fold = (s) => String(s).normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
 
 function clock(t, long) {
@@ -285,6 +289,7 @@ class Review {
       this.timings.fetch = performance.now() - t0;
       if (seq !== this.loads) return;
       const t1 = performance.now();
+      this.timings.arrived = t1; // the data's arrival: its last byte
       data = JSON.parse(body);
       this.timings.parse = performance.now() - t1;
     } catch (e) {
@@ -301,13 +306,14 @@ class Review {
     if (keepPlace) this.ui.text.scrollTop = scroll;
     this.root.classList.remove("cr-loading");
     requestAnimationFrame(() => requestAnimationFrame(() => {
-      this.timings.open = performance.now() - t2; // drawn and painted, from the data's arrival
+      this.timings.open = performance.now() - this.timings.arrived; // parsed, drawn and painted
       this.timings.total = performance.now() - t0;
       this.root.dispatchEvent(new CustomEvent("chunky-review-drawn", {bubbles: true}));
     }));
   }
 
   draw(data) {
+    const tDraw = performance.now();
     const words = (data.words || []).map(fromJSON);
     const segsIn = data.segments || [];
     this.duration = +data.duration || 0;
@@ -356,10 +362,22 @@ class Review {
         `${label}</div><div class="cr-line">${line}</div></div>`);
       segs.push({count});
     }
-    this.ui.text.innerHTML = parts.join("");
+    // Segments go in pages of PAGE: a page off screen skips its layout and paint (content-visibility), and
+    // the browser tracks a few hundred pages, not every segment, at each frame.
+    const pages = [];
+    for (let k = 0; k < parts.length; k += PAGE) {
+      const n = Math.min(PAGE, parts.length - k);
+      pages.push(`<div class="cr-page" style="contain-intrinsic-size: auto ${(n * 2.6).toFixed(1)}em">` +
+        parts.slice(k, k + PAGE).join("") + "</div>");
+    }
+    const tHtml = performance.now();
+    this.ui.text.innerHTML = pages.join("");
+    const tDom = performance.now();
+    this.timings.html = tHtml - tDraw;
+    this.timings.dom = tDom - tHtml;
     this.ui.text.classList.toggle("cr-readonly", !words.length);
     const els = this.ui.text.getElementsByClassName("chunky-word");
-    const segEls = this.ui.text.children;
+    const segEls = this.ui.text.getElementsByClassName("cr-seg");
     n = 0;
     for (let k = 0; k < segs.length; k++) {
       const seg = segs[k];
@@ -373,6 +391,7 @@ class Review {
       }
       n += seg.count;
     }
+    this.timings.link = performance.now() - tDom;
     this.words = words;
     this.segs = segs;
     this.indexDirty = true;
@@ -387,6 +406,7 @@ class Review {
     this.runSearch(false);
     this.updateEditButtons();
     if (this.media) this.setPlayhead(this.media.currentTime, true);
+    this.timings.rest = performance.now() - tDom - this.timings.link;
   }
 
   // --- the recording -------------------------------------------------------------------------------
@@ -728,7 +748,9 @@ class Review {
     this.ui.speakers.hidden = names.size === 0;
     const html = [...names].map(([name, n]) => `<div class="cr-row"><input class="cr-spk-name" value="${esc(name)}" ` +
       `data-speaker="${esc(name)}" aria-label="Name of ${esc(name)}"><span class="cr-hint">${n} words</span></div>`).join("");
-    if (this.ui.spkList.innerHTML !== html) this.ui.spkList.innerHTML = html;
+    // Never under the user's typing (a name half typed when another tab's save reloads the view).
+    const typing = this.ui.spkList.contains(document.activeElement);
+    if (this.ui.spkList.innerHTML !== html && !typing) this.ui.spkList.innerHTML = html;
     this.relabel();
   }
 

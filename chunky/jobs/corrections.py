@@ -3,6 +3,7 @@ revision of all its outputs (:mod:`chunky.jobs.revisions`), one writer of the jo
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
@@ -10,12 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chunky.base.errors import ChunkyError
+from chunky.export import ExportOptions
 from chunky.jobs import revisions
-from chunky.jobs.outputs import saved_json, write_zip
+from chunky.jobs.outputs import export_saved_transcripts, saved_json, write_zip
 from chunky.jobs.state import TERMINAL_JOB_STATES, FileState, Job, OutputGroup
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+log = logging.getLogger(__name__)
 
 # A correction waits this long for the job's other writes (an export again) to finish before it gives up.
 SAVE_WAIT_SECONDS = 60.0
@@ -28,6 +32,28 @@ class CorrectionsMixin:
     _cond: threading.Condition
     _visible_locked: Callable[[str, str | None], Job]
     _save_quietly: Callable[..., None]
+
+    def _export_files(self, job: Job, options: ExportOptions,
+                      names: Sequence[str]) -> tuple[list[Path], list[str]]:
+        """Export again (:meth:`JobRunner.export_again`): new files of every finished file of ``job``, kept
+        as an export group that later corrections rewrite; never beside a correction of the same files."""
+        written: list[Path] = []
+        with job.io_lock:
+            with self._cond:
+                items = [(i, f, job.stems[i]) for i, f in enumerate(job.files)]
+            results, groups, problems = export_saved_transcripts([(f, stem) for _, f, stem in items],
+                                                                 job.output_dir, options, names)
+            for (i, _f, _stem), paths, group in zip(items, results, groups, strict=True):
+                if paths and group is not None:
+                    written += paths
+                    with self._cond:
+                        current = job.files[i]
+                        job.files[i] = replace(current, outputs=current.outputs + tuple(paths),
+                                               exports=current.exports + (group,))
+            if written:
+                self._save_quietly(job)
+                log.info("Job %s exported again: %s", job.id, ", ".join(p.name for p in written))
+        return written, list(problems)
 
     def transcript_path(self, job_id: str, owner: str | None, index: int) -> Path | None:
         """The saved transcript (JSON) of the job's file ``index``, None when it has none (yet); KeyError

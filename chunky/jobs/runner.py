@@ -33,7 +33,7 @@ from chunky.export import ExportOptions
 from chunky.jobs.corrections import CorrectionsMixin
 from chunky.jobs.history import job_to_json, load_jobs, save_job
 from chunky.jobs.media import keep_media
-from chunky.jobs.outputs import export_saved_transcripts, write_file_outputs, write_zip
+from chunky.jobs.outputs import write_file_outputs, write_zip
 from chunky.jobs.progress import snapshot_of, update_fraction
 from chunky.jobs.state import (
     FINISHED_FILE_STATES,
@@ -207,22 +207,7 @@ class JobRunner(CorrectionsMixin):
             if job.state not in TERMINAL_JOB_STATES:
                 raise ChunkyError("This job is not finished yet: export it again once it is done.")
             names = export.parse_formats(formats) if formats else job.formats
-        written: list[Path] = []
-        with job.io_lock:  # never beside a correction of the same files
-            with self._cond:
-                items = [(i, f, job.stems[i]) for i, f in enumerate(job.files)]
-            results, groups, problems = export_saved_transcripts([(f, stem) for _, f, stem in items],
-                                                                 job.output_dir, options, names)
-            for (i, _f, _stem), paths, group in zip(items, results, groups, strict=True):
-                if paths and group is not None:
-                    written += paths
-                    with self._cond:
-                        current = job.files[i]
-                        job.files[i] = replace(current, outputs=current.outputs + tuple(paths),
-                                               exports=current.exports + (group,))
-            if written:
-                self._save_quietly(job)
-                log.info("Job %s exported again: %s", job.id, ", ".join(p.name for p in written))
+        written, problems = self._export_files(job, options, names)
         if problems and not written:
             raise ChunkyError(" ".join(problems))
         if not written:
