@@ -150,8 +150,10 @@ def machine_info() -> dict[str, Any]:
 
 
 def _portable(cmd: str) -> str:
-    """A command line as RESULTS.md may show it: no path of this machine (repo root and temp folders)."""
+    """A command line as RESULTS.md may show it: no path of this machine (the repo root, the folder it
+    lies in, with its other checkouts, and temp folders)."""
     cmd = cmd.replace(str(REPO_ROOT) + os.sep, "").replace(str(REPO_ROOT), ".")
+    cmd = cmd.replace(str(REPO_ROOT.parent) + os.sep, "../")
     return re.sub(r"/tmp/\S*", "/tmp/...", cmd)
 
 
