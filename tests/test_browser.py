@@ -55,8 +55,9 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def browser():
+def chromium(*extra_args: str):
+    """Debian's Chromium driven by Playwright (a generator for module fixtures); skips, or fails under
+    CHUNKY_REQUIRE_ALL_TESTS, when either is missing."""
     exe = chromium_path()
     if exe is None:
         skip_or_fail("Chromium is not installed (apt-get install chromium)")
@@ -65,11 +66,29 @@ def browser():
     except ImportError:
         skip_or_fail("Playwright is not installed (pip install playwright)")
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        b = pw.chromium.launch(executable_path=exe, args=[*CHROMIUM_ARGS, *extra_args], headless=True)
         try:
             yield b
         finally:
             b.close()
+
+
+def download(tab, name: str, folder: Path) -> Path:
+    """The page's download link ``name``, clicked and saved into ``folder``."""
+    from playwright.sync_api import expect
+
+    link = tab.locator(f'#chunky-downloads a[download="{name}"]')
+    expect(link).to_be_visible()
+    with tab.expect_download() as info:
+        link.click()
+    saved = folder / name
+    info.value.save_as(saved)
+    return saved
+
+
+@pytest.fixture(scope="module")
+def browser():
+    yield from chromium()
 
 
 @pytest.fixture
@@ -251,25 +270,17 @@ def test_pick_a_preset_and_formats_download_the_edl_and_fcpxml_and_export_again(
     page.get_by_role("button", name="Transcribe", exact=True).click()
     expect(page.locator('#chunky-progress .chunky-job[data-state="done"]')).to_be_visible(timeout=WAIT_MS)
 
-    def download(name: str) -> Path:
-        link = page.locator(f'#chunky-downloads a[download="{name}"]')
-        expect(link).to_be_visible()
-        with page.expect_download() as info:
-            link.click()
-        saved = tmp_path / name
-        info.value.save_as(saved)
-        return saved
+    def text_of(name: str) -> str:
+        return download(page, name, tmp_path).read_text(encoding="utf-8")
 
-    edl = otio.adapters.read_from_string(download("sentence-3.edl").read_text(encoding="utf-8"),
-                                         adapter_name="cmx_3600", rate=25)
+    edl = otio.adapters.read_from_string(text_of("sentence-3.edl"), adapter_name="cmx_3600", rate=25)
     track = edl.tracks[0]
     clips = list(track.find_clips())
     assert clips and " ".join(m.name for c in clips for m in c.markers).split() == expected
     first = track.range_of_child(clips[0]).start_time - track.source_range.start_time
     assert first.to_timecode().startswith("01:00:0")  # on the timeline from 01:00:00:00, audio at 25 fps
 
-    [timeline] = otio.adapters.read_from_string(download("sentence-3.fcpxml").read_text(encoding="utf-8"),
-                                                adapter_name="fcpx_xml")
+    [timeline] = otio.adapters.read_from_string(text_of("sentence-3.fcpxml"), adapter_name="fcpx_xml")
     [clip] = list(timeline.find_clips())
     assert clip.name == "sentence-3"
     import xml.etree.ElementTree as ET
@@ -278,7 +289,7 @@ def test_pick_a_preset_and_formats_download_the_edl_and_fcpxml_and_export_again(
     captions = root.findall(".//asset-clip/caption")
     assert " ".join(c.find("./text/text-style").text.replace("\n", " ") for c in captions).split() == expected
     assert root.find(".//sequence").get("tcStart") == "3600s"
-    srt_cues = list(srt.parse(download("sentence-3.srt").read_text(encoding="utf-8")))
+    srt_cues = list(srt.parse(text_of("sentence-3.srt")))
     assert all(len(line) <= 37 for c in srt_cues for line in c.content.splitlines())
     assert srt_cues[0].start.total_seconds() >= 3600  # SRT keeps milliseconds, with the offset
 
@@ -288,7 +299,7 @@ def test_pick_a_preset_and_formats_download_the_edl_and_fcpxml_and_export_again(
     page.get_by_role("button", name="Export this job again with the subtitle and format choices").click()
     expect(page.locator("#chunky-progress")).to_contain_text("Exported again:")
     expect(page.locator("#chunky-progress")).to_contain_text("sentence-3-social.srt")
-    social = list(srt.parse(download("sentence-3-social.srt").read_text(encoding="utf-8")))
+    social = list(srt.parse(text_of("sentence-3-social.srt")))
     assert all(len(c.content.splitlines()) == 1 and len(c.content) <= 32 for c in social)
     assert " ".join(c.content for c in social).split() == expected
     expect(page.locator('#chunky-downloads a[download="sentence-3.srt"]')).to_have_count(1)  # still there

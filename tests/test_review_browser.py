@@ -17,9 +17,8 @@ import pytest
 import srt
 
 from tests.app_server import ARTIFACTS, DIGITS_MODEL, AppServer, make_home
-from tests.conftest import skip_or_fail
 from tests.speech import assemble, bury_word, write_flac
-from tests.test_browser import CHROMIUM_ARGS, chromium_path, upload
+from tests.test_browser import chromium, download, upload
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -60,20 +59,7 @@ def server(home):
 
 @pytest.fixture(scope="module")
 def browser():
-    exe = chromium_path()
-    if exe is None:
-        skip_or_fail("Chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        skip_or_fail("Playwright is not installed (pip install playwright)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=exe, headless=True,
-                               args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"])
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from chromium("--autoplay-policy=no-user-gesture-required")
 
 
 def open_page(browser, url: str, width: int = 1440, height: int = 1000):
@@ -110,18 +96,6 @@ def current_time(tab) -> float:
 def outputs_of(home: Path) -> Path:
     [json_path] = home.glob("model_cache/outputs/*/interview.json")
     return json_path.parent
-
-
-def download(tab, name: str, folder: Path) -> Path:
-    from playwright.sync_api import expect
-
-    link = tab.locator(f'#chunky-downloads a[download="{name}"]')
-    expect(link).to_be_visible()
-    with tab.expect_download() as info:
-        link.click()
-    saved = folder / name
-    info.value.save_as(saved)
-    return saved
 
 
 @pytest.fixture(scope="module")
