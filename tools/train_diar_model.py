@@ -27,22 +27,20 @@ import json
 import math
 import pickle
 import random
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 import soxr
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the tests' conversation builder is shared with the tests and benchmarks
+# The digits tool's espeak-ng voice, 16-bit rounding and batch padding are this one's too.
 from tests.conversations import (  # noqa: E402
     RATE,
     Conversation,
@@ -50,6 +48,7 @@ from tests.conversations import (  # noqa: E402
     diarization_error_rate,
     sound_bounds,
 )
+from tools.train_test_model import espeak, pad_batch, to_i16  # noqa: E402
 
 ASSETS = REPO / "tests" / "assets"
 SR = RATE
@@ -116,19 +115,6 @@ CACHE_VERSION = 1
 
 
 # ----------------------------------------------------------------------------------------- synthesis
-def espeak(text: str, voice: str, speed: int, pitch: int, workdir: Path) -> np.ndarray:
-    """Speak ``text`` with espeak-ng; 16 kHz mono float32."""
-    out = workdir / f"{uuid.uuid4().hex}.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(out), text],
-                   check=True, capture_output=True)
-    audio, rate = sf.read(str(out), dtype="float32", always_2d=True)
-    out.unlink()
-    audio = audio.mean(axis=1)
-    if rate != SR:
-        audio = soxr.resample(audio, rate, SR).astype(np.float32)
-    return audio
-
-
 def trim(audio: np.ndarray, margin_s: float) -> np.ndarray:
     """The clip cut to ``margin_s`` before its first and after its last sound (zeros where it had less)."""
     start, end = sound_bounds(audio)
@@ -136,10 +122,6 @@ def trim(audio: np.ndarray, margin_s: float) -> np.ndarray:
     left, right = max(0, start - margin), min(len(audio), end + margin)
     return np.concatenate([np.zeros(margin - (start - left), np.float32), audio[left:right],
                            np.zeros(margin - (right - end), np.float32)])
-
-
-def to_i16(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
 
 
 def random_sentence(rng: random.Random) -> str:
@@ -335,16 +317,6 @@ def build_model() -> Any:
     from omegaconf import OmegaConf
 
     return SortformerEncLabelModel(cfg=OmegaConf.create(model_config(STREAMING)))
-
-
-def pad_batch(audios: Sequence[np.ndarray]) -> tuple[Any, Any]:
-    import torch
-
-    lengths = torch.tensor([len(a) for a in audios], dtype=torch.long)
-    batch = torch.zeros(len(audios), int(lengths.max()))
-    for i, a in enumerate(audios):
-        batch[i, : len(a)] = torch.from_numpy(a)
-    return batch, lengths
 
 
 def losses(model: Any, preds: Any, targets: Any, target_lens: Any) -> Any:

@@ -221,16 +221,16 @@ class Service:
             raise ModelNotFoundError(self.missing_model_message(model))
         settings, options = self.export_settings(choices)
         speakers = self.speaker_options(choices)
-        engine_options = self.model_choices.job_options(model, choices)  # a bad language: an error now
-        if not (engine_options.language or engine_options.vocabulary):
+        # (a bad language or vocabulary: an error now, before the job)
+        engine_options = replace(self.model_choices.job_options(model, choices), speakers=speakers)
+        if engine_options == self.settings.engine_options():
             engine_options = None  # the engine's own options are these
         self._last_model = model
         # Kept for the next start (a tab's choices never change another tab's jobs in this run).
         self.saved.save(model=model, speakers=speakers.mode,
                         **{k: getattr(settings, k) for k in EXPORT_SETTINGS})
         return self.runner.submit(owner, files, model, display_names, formats=settings.formats,
-                                  export_options=options, engine_options=engine_options,
-                                  speakers=None if speakers == self.settings.speaker_options() else speakers)
+                                  export_options=options, engine_options=engine_options)
 
     def speaker_options(self, choices: Mapping[str, object] | None):
         """The page's speaker controls as SpeakerOptions, on top of the settings (a diarization model
@@ -316,7 +316,7 @@ class Service:
         return float(audio.probe(path).duration)
 
     def _transcribe(self, path: Path, model: str, progress: ProgressFn,
-                    cancel: threading.Event, speakers=None, options=None) -> Transcript:
+                    cancel: threading.Event, options=None) -> Transcript:
         from chunky.asr.options import PartialTranscriptCancelled, Progress
 
         if not self._engine_done.is_set():
@@ -327,8 +327,6 @@ class Service:
         if self.engine is None:
             raise ChunkyError(self._error or "The speech engine could not start.")
         try:
-            if speakers is not None:
-                options = replace(options or self.engine.options, speakers=speakers)
             transcript = self.engine.transcribe(path, model, options=options, progress=progress,
                                                 cancel=cancel)
         except ModelNotFoundError as exc:

@@ -112,12 +112,11 @@ class JobRunner(CorrectionsMixin):
 
     def submit(self, owner: str, files: Sequence[Path], model: str,
                display_names: Sequence[str | None] | None = None, *, formats: Sequence[str] | None = None,
-               export_options: ExportOptions | None = None, speakers: Any = None,
-               engine_options: Any = None) -> str:
+               export_options: ExportOptions | None = None, engine_options: Any = None) -> str:
         """Queue a job and return its id at once (the work happens on the worker thread). ``formats`` and
-        ``export_options``: this job's (default: the runner's). ``speakers``: this job's ``SpeakerOptions``,
-        handed to the transcribe function as ``speakers=``; ``engine_options``: its EngineOptions (language,
-        vocabulary), handed as ``options=`` (None: not handed)."""
+        ``export_options``: this job's (default: the runner's); ``engine_options``: its EngineOptions
+        (speakers, language, vocabulary), handed to the transcribe function as ``options=`` (None: not
+        handed)."""
         if not files:
             raise ChunkyError("No recording was given: choose at least one audio or video file.")
         sources = [Path(f) for f in files]
@@ -141,7 +140,6 @@ class JobRunner(CorrectionsMixin):
                 seq=self._next_seq(),
                 formats=export.parse_formats(formats) if formats else self.formats,
                 export=export_options or self.export_options,
-                speakers=speakers,
                 engine_options=engine_options,
             )
             self._jobs[job_id] = job
@@ -414,12 +412,11 @@ class JobRunner(CorrectionsMixin):
             self._on_progress(job, i, p)
 
         try:
-            given: dict[str, Any] = {}
-            if job.speakers is not None:
-                given["speakers"] = job.speakers
             if job.engine_options is not None:
-                given["options"] = job.engine_options
-            transcript = self._transcribe(f.source, job.model, progress, job.cancel, **given)
+                transcript = self._transcribe(f.source, job.model, progress, job.cancel,
+                                              options=job.engine_options)
+            else:
+                transcript = self._transcribe(f.source, job.model, progress, job.cancel)
         except CancelledError as exc:  # engine.PartialTranscriptCancelled carries what was finished
             partial: Transcript | None = getattr(exc, "partial", None)
             message = str(exc) or "Cancelled."

@@ -139,7 +139,8 @@ class Job:
     durations: list[float | None] = field(default_factory=list)
     cancelled_at: dict[int, float] = field(default_factory=dict)  # file index -> its fraction done at cancel
     earlier: bool = False  # read back from disk: a job of an earlier run, visible to every owner
-    engine_options: Any = None  # this job's EngineOptions (language, vocabulary); None: the engine's own
+    # This job's EngineOptions (speakers, language, vocabulary); None: the engine's own.
+    engine_options: Any = None
     cancel: threading.Event = field(default_factory=threading.Event)
     t_start: float | None = None  # time.monotonic() at start
     rate_t0: float | None = None  # (monotonic, fraction) at the first "transcribing" report ...
@@ -152,7 +153,6 @@ class Job:
     # Held while the job's files are written after the transcription (export again, a correction, the zip):
     # one writer at a time, so no output is laid out from a transcript being replaced.
     io_lock: threading.Lock = field(default_factory=threading.Lock)
-    speakers: Any = None  # chunky.asr.options.SpeakerOptions of this job; None: the engine's own
 
 
 def final_state(files: Sequence[FileResult]) -> JobState:
