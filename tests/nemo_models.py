@@ -175,7 +175,16 @@ def _build_canary(path: Path, work: Path, langs: tuple[str, ...]) -> Path:
     # A model restored earlier in this process leaves its path in NeMo's AppState, and a Canary built from a
     # config then looks for its timestamps model there (NeMo 3.0.0): a fresh model has none.
     AppState().model_restore_path = None
+    import torch
+
+    torch.manual_seed(0)
     model = EncDecMultiTaskModel(cfg=OmegaConf.create(canary_config(str(text), str(special), langs)))
+    # NeMo rounds the output layer up to a multiple of 8 (184 classes for 180 tokens); a trained Canary never
+    # picks the padding classes, random weights can, and the tokenizer has no text for them (KeyError).
+    head = model.log_softmax.mlp.layer0
+    with torch.no_grad():
+        head.weight[model.tokenizer.vocab_size:] = 0.0
+        head.bias[model.tokenizer.vocab_size:] = -1e4
     model.save_to(str(path))
     return path
 
