@@ -140,6 +140,7 @@ def test_all_digit_words_at_the_default_strength_change_no_clean_clip(engine, ho
 
 
 def test_a_tdt_model_is_boosted_through_nemos_decoding_config(engine, three_chunks) -> None:
+    import torch
     from nemo.collections.asr.parts.context_biasing.boosting_graph_batched import GPUBoostingTreeModel
 
     from chunky.asr import boosting
@@ -150,12 +151,32 @@ def test_a_tdt_model_is_boosted_through_nemos_decoding_config(engine, three_chun
         assert boost.kind == "rnnt" and boost.notes == ["'Zoë' left out: the model cannot write 'ë'"]
         assert model.cfg.decoding.greedy.boosting_tree.key_phrases_list == ["seven", "nine"]
         computer = model.decoding.decoding.decoding_computer
-        assert any(isinstance(f, GPUBoostingTreeModel) for f in computer.fusion_models)
+        (i,) = [i for i, f in enumerate(computer.fusion_models) if isinstance(f, GPUBoostingTreeModel)]
+        # Each phrase scored by its own strength (the config's tree gives all one score): Chunky's tree.
+        ours = boosting.build_tree(model, resolve("seven, nine:2"))
+        assert torch.equal(computer.fusion_models[i].arcs_weights.detach(), ours.arcs_weights.detach())
+        uniform = boosting.build_tree(model, resolve("seven, nine"))
+        assert not torch.equal(ours.arcs_weights.detach(), uniform.arcs_weights.detach())
+        assert computer.fusion_models_alpha[i] == 5.0
     assert not model.cfg.decoding.greedy.get("boosting_tree", {}).get("key_phrases_list")
     # Through the engine (random weights: a phrase boosted hard shows up; word times kept).
     opts = EngineOptions(chunk_seconds=5.0, vocabulary=resolve("seven"), vocabulary_strength=5.0)
     transcript = engine.transcribe(three_chunks, "tiny-tdt", options=opts)
     assert "seven" in transcript.text and transcript.words and transcript.words[0].text == "seven"
+
+
+def test_each_phrase_keeps_its_own_strength_on_a_tdt_model(engine, three_chunks) -> None:
+    """Two phrases, one boosted much harder than the other, then the other way round: the harder one
+    wins each time (random weights: what comes out is what the boosting favours)."""
+    def count(vocabulary: str) -> tuple[int, int]:
+        opts = EngineOptions(chunk_seconds=5.0, vocabulary=resolve(vocabulary), vocabulary_strength=2.0)
+        words = engine.transcribe(three_chunks, "tiny-tdt", options=opts).text.split()
+        return words.count("seven"), words.count("nine")
+
+    seven, nine = count("seven:4, nine:0.5")
+    assert seven > nine, (seven, nine)
+    seven, nine = count("seven:0.5, nine:4")
+    assert nine > seven, (seven, nine)
 
 
 def test_boosting_a_word_the_model_gets_wrong_fixes_it(engine, home) -> None:

@@ -6,8 +6,10 @@
   given to NeMo's ``GreedyBatchedCTCInfer`` as its fusion model (a character model has no tokenizer, so
   NeMo's own config route cannot build one for it).
 - RNN-T / TDT / hybrid models: NeMo's config route, ``greedy.boosting_tree.key_phrases_list`` with
-  ``greedy.boosting_tree_alpha``, then ``change_decoding_strategy`` (one strength for the whole list: the
-  config has no per-phrase score; the strongest phrase's strength is used).
+  ``greedy.boosting_tree_alpha``, then ``change_decoding_strategy``, which sets the label-looping decoder
+  up for fusion; the config has no per-phrase score, so the tree NeMo built from it is then replaced by
+  this module's tree, scored per phrase like the CTC one (where the decoder has no such tree to replace,
+  the config's tree stays, with the strongest phrase's strength for the whole list).
 - Canary and other models: no boosting here; :func:`boosting_notice` says so.
 
 While a recording is boosted the decoding is set up once (``compute_timestamps`` as the engine wants) and
@@ -162,6 +164,7 @@ def apply(model: Any, model_name: str, vocabulary: Vocabulary, strength: float, 
                     "depth_scaling": DEPTH_SCALING, "use_triton": triton}
                 cfg.greedy.boosting_tree_alpha = float(strength) * max(p.strength for p in usable.phrases)
             model.change_decoding_strategy(cfg, verbose=False)
+            _score_each_phrase(model, usable, strength, triton)
     except Exception as exc:  # NeMo's boosting refused this model: transcribe without it, and say so
         log.warning("Vocabulary boosting failed for %s: %s: %s", model_name, type(exc).__name__, exc)
         _restore_decoding(model, original)
@@ -169,6 +172,21 @@ def apply(model: Any, model_name: str, vocabulary: Vocabulary, strength: float, 
                                         "transcribed without it"])
     log.info("Boosting %d phrase(s) in %s (strength %g)", len(usable.phrases), model_name, strength)
     return Boost(kind, usable.texts, notes, lambda: _restore_decoding(model, original))
+
+
+def _score_each_phrase(model: Any, vocabulary: Vocabulary, strength: float, triton: bool) -> bool:
+    """Put this module's per-phrase tree in place of the one NeMo built from the config (one score for
+    all) in the transducer's label-looping decoder; False where there is none to replace."""
+    from nemo.collections.asr.parts.context_biasing.boosting_graph_batched import GPUBoostingTreeModel
+
+    computer = getattr(getattr(model.decoding, "decoding", None), "decoding_computer", None)
+    fusion = getattr(computer, "fusion_models", None) or []
+    at = [i for i, f in enumerate(fusion) if isinstance(f, GPUBoostingTreeModel)]
+    if not at:
+        return False
+    fusion[at[0]] = build_tree(model, vocabulary, use_triton=triton).to(fusion[at[0]].arcs_weights.device)
+    computer.fusion_models_alpha[at[0]] = float(strength)
+    return True
 
 
 def with_seconds(model: Any, hypotheses: list[Any]) -> list[Any]:
