@@ -101,7 +101,7 @@ def page(browser, app_server):
     tab.goto(app_server.url)
     from playwright.sync_api import expect
 
-    expect(tab.locator("#chunky-transcribe")).to_be_visible()
+    expect(tab.locator("#chunky-transcribe")).to_be_visible(timeout=60_000)  # a busy machine starts slowly
     expect(tab.locator("#chunky-status-box")).to_be_visible()
     tab.evaluate(WATCH_PROGRESS)
     try:
@@ -328,7 +328,7 @@ def test_another_computer_opens_the_page_with_the_key(browser, network_server, t
         expect(tab.get_by_role("alert")).to_contain_text("not right")
         tab.locator("#key").fill(server.key)
         tab.get_by_role("button", name="Open Chunky").click()
-        expect(tab.locator("#chunky-transcribe")).to_be_visible()
+        expect(tab.locator("#chunky-transcribe")).to_be_visible(timeout=60_000)
         assert tab.url == address
         (cookie,) = [c for c in context.cookies() if c["name"] == f"chunky-key-{server.port}"]
         assert cookie["httpOnly"] and cookie["domain"] == NETWORK_NAME and server.key not in cookie["value"]
@@ -352,7 +352,7 @@ def test_another_computer_opens_the_page_with_the_key(browser, network_server, t
         tab = fresh.new_page()
         tab.set_default_timeout(30_000)
         tab.goto(f"{address}?key={server.key}")  # the address of the start-up line
-        expect(tab.locator("#chunky-transcribe")).to_be_visible()
+        expect(tab.locator("#chunky-transcribe")).to_be_visible(timeout=60_000)
         assert tab.url == address  # the key left the address bar
         expect(tab.locator("#chunky-status-box")).to_be_visible()
     finally:

@@ -69,7 +69,7 @@ def open_page(browser, url: str, width: int = 1440, height: int = 1000):
     tab = context.new_page()
     tab.set_default_timeout(30_000)
     tab.goto(url)
-    expect(tab.locator("#chunky-transcribe")).to_be_visible()
+    expect(tab.locator("#chunky-transcribe")).to_be_visible(timeout=60_000)  # a busy machine starts slowly
     return context, tab
 
 
