@@ -100,6 +100,19 @@ def test_vtt_parses_back_with_the_cues_times_and_lines(tmp_path):
     assert [html.unescape(e.plaintext) for e in subs] == ["\n".join(c.lines) for c in doc.cues]
 
 
+def test_vtt_with_a_start_timecode_keeps_milliseconds_with_the_offset():
+    t = make_transcript(seed=2)
+    doc = render(t, ExportOptions(start_timecode="01:00:00:00", fps="25"))
+    text = get_writer("vtt").format(doc)
+    captions = webvtt.from_string(text)
+    assert len(captions) == len(doc.cues) > 50
+    for cap, c in zip(captions, doc.cues, strict=True):
+        assert abs(cap.start_in_seconds + cap.start_time.milliseconds / 1000 - (c.start + 3600)) <= 0.001
+        assert cap.start == format_timestamp(c.start + 3600) and cap.end == format_timestamp(c.end + 3600)
+    subs = pysubs2.SSAFile.from_string(text, format_="vtt")
+    assert [e.start for e in subs] == [round((c.start + 3600) * 1000) for c in doc.cues]
+
+
 def test_vtt_voice_tags_for_speakers():
     words = [Word("Hello", 0.0, 0.4, None, "Ann"), Word("there.", 0.5, 0.9, None, "Ann"),
              Word("Hi!", 2.0, 2.3, None, "Bob <2>")]
