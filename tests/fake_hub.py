@@ -23,10 +23,11 @@ class FakeHub:
         self.drops_left: dict[str, int] = {}  # filename -> how many GETs drop (default: all)
         self.api_status: int | None = None
         self.sizes: dict[str, int] = {}  # filename -> the size the API claims (default: the real one)
-        self.hold_after: dict[str, int] = {}  # filename -> bytes sent before waiting for `release`
+        self.hold_after: dict[str, int] = {}  # filename -> bytes the next GET sends, then waits for `release`
         self.release = threading.Event()
         self.requests: list[tuple[str, str]] = []
         self.ranges: list[tuple[str, str | None]] = []  # (path, Range header) of every GET of a file
+        self.answers: list[tuple[int, int]] = []  # (status, Content-Length) of every GET of a file
         self.sent: dict[str, int] = {}  # filename -> file bytes sent in all
         hub = self
 
@@ -68,7 +69,7 @@ class FakeHub:
                    body: bytes) -> None:
         """The first ``hold_after`` bytes, then (once :attr:`release` is set) the rest; a client that
         goes away meanwhile just ends it."""
-        first = body[: self.hold_after[filename]]
+        first = body[: self.hold_after.pop(filename)]
         h.send_response(status)
         for key, value in headers.items():
             h.send_header(key, value)
@@ -137,6 +138,8 @@ class FakeHub:
                 headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
             headers["Content-Length"] = str(len(data) - start)
             status = 206 if start else 200
+            if h.command == "GET":
+                self.answers.append((status, len(data) - start))
             if h.command == "GET" and filename in self.drop_after and self.drops_left.get(filename, 1) > 0:
                 if filename in self.drops_left:
                     self.drops_left[filename] -= 1
