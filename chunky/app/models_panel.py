@@ -273,11 +273,11 @@ def build_models_panel(gr, service, panel: ModelsPanel, names: list[str]) -> dic
     with gr.Accordion("Models: download, import, remove", open=not names, elem_id="chunky-models-box"):
         first = panel.render("(page)", force=True)
         c["panel"] = gr.HTML(first["panel"], elem_id="chunky-models-panel", js_on_load=ACTIONS_JS)
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=False):
             c["repo"] = gr.Textbox(label="Another model from Hugging Face", max_lines=1, scale=4,
                                    placeholder="nvidia/canary-1b-flash, or paste its huggingface.co address",
                                    elem_id="chunky-download-repo")
-            c["download"] = gr.Button("Download", variant="primary", scale=1, min_width=140,
+            c["download"] = gr.Button("Download", variant="primary", scale=1, min_width=140, size="md",
                                       elem_id="chunky-download-button")
         c["catalogue"] = gr.HTML(first["catalogue"], elem_id="chunky-catalogue", js_on_load=ACTIONS_JS)
         gr.HTML('<div class="chunky-step-small">Import a .nemo file you have</div>')
