@@ -190,3 +190,23 @@ def test_error_mapping_for_other_http_stacks() -> None:
         assert message.startswith("Cannot reach huggingface.co") and IMPORT_HINT in message
     assert not is_connection_error(ValueError("x"))
     assert not is_connection_error(FileNotFoundError(2, "missing"))
+
+
+def test_a_download_another_chunky_is_doing_is_not_started_twice(
+    hub: FakeHub, nemo_bytes: bytes, tmp_path: Path
+) -> None:
+    from chunky.base.fs import ProcessLock
+    from chunky.models.download import DOWNLOADS_DIR
+
+    hub.add("nvidia/tiny-model", {"tiny-model.nemo": nemo_bytes})
+    local_models = tmp_path / "lm"
+    (local_models / DOWNLOADS_DIR).mkdir(parents=True)
+    other = ProcessLock(local_models / DOWNLOADS_DIR / "tiny-model.lock")  # (as another process holds it)
+    try:
+        with pytest.raises(DownloadError, match="being downloaded by another Chunky"):
+            download_model("nvidia/tiny-model", local_models, progress=False, endpoint=hub.url)
+        assert hub.gets("tiny-model.nemo") == 0
+    finally:
+        other.release()
+    assert download_model("nvidia/tiny-model", local_models, progress=False, endpoint=hub.url).is_file()
+    assert not (local_models / DOWNLOADS_DIR).exists()

@@ -30,6 +30,7 @@ from chunky.base.errors import (
     exception_chain,
 )
 from chunky.base.fs import (
+    ProcessLock,
     atomic_write_json,
     finish_partial,
     human_size,
@@ -427,14 +428,34 @@ def download_model(
             return dest
 
     folder = local_models / DOWNLOADS_DIR / name
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        busy = ProcessLock(folder.parent / f"{name}.lock")
+    except OSError as exc:
+        raise DownloadError(f"{repo_id} is being downloaded by another Chunky right now (a terminal or the "
+                            "page); wait for it to finish.") from exc
+    try:
+        return _download_locked(repo_id, dest, folder, chosen, size, commit or revision, endpoint, where,
+                                progress, report, cancel,
+                                lambda: sources.set(name, source, size=dest.stat().st_size, **details))
+    finally:
+        busy.release()
+        with contextlib.suppress(OSError):
+            folder.parent.rmdir()  # .downloads, when empty
+
+
+def _download_locked(repo_id: str, dest: Path, folder: Path, chosen: Any, size: int | None,
+                     revision: str | None, endpoint: str | None, where: str, progress: bool,
+                     report: ProgressFn | None, cancel: threading.Event | None,
+                     record: Callable[[], None]) -> Path:
     partial = folder / (Path(chosen.rfilename).name + INCOMPLETE)
     have = partial.stat().st_size if partial.is_file() else 0
     if size:
-        free = shutil.disk_usage(local_models).free
+        free = shutil.disk_usage(dest.parent).free
         if free < size - min(have, size) + SPACE_MARGIN:
             raise DownloadError(
                 f"Not enough disk space to download {repo_id}: it needs {human_size(size)} in "
-                f"{local_models}, but only {human_size(free)} is free."
+                f"{dest.parent}, but only {human_size(free)} is free."
             )
     log.info(
         "Downloading %s (%s) from %s ...",
@@ -453,9 +474,8 @@ def download_model(
     try:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(folder / MARKER, {"repo_id": repo_id, "file": chosen.rfilename, "size": size,
-                                            "revision": commit})
-        fetched = _fetch(repo_id, chosen.rfilename, commit or revision, endpoint, folder, size, on_bytes,
-                         cancel)
+                                            "revision": revision})
+        fetched = _fetch(repo_id, chosen.rfilename, revision, endpoint, folder, size, on_bytes, cancel)
     except Exception as exc:
         _clean_download_dir(folder, keep_partial=not is_disk_full(exc))
         raise map_download_error(exc, repo_id, where, filename=chosen.rfilename, downloading=True) from exc
@@ -484,9 +504,7 @@ def download_model(
             fetched.unlink()
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    sources.set(name, source, size=dest.stat().st_size, **details)
+    record()
     shutil.rmtree(folder, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        folder.parent.rmdir()
     log.info("Downloaded %s to %s", repo_id, dest)
     return dest
