@@ -292,3 +292,23 @@ def test_remove_asks_first_and_not_while_a_job_uses_the_model(site, tmp_path) ->
     assert "keep-me" in service.model_names(max_age=0)
     tab.press("remove_yes", name="no-such")
     assert "There is no model named" in tab.note()
+
+
+def test_a_typed_path_is_not_imported_when_other_computers_reach_the_page(tmp_path) -> None:
+    from chunky.app.service import Service
+    from chunky.base.errors import ChunkyError
+    from chunky.bootstrap import paths
+    from chunky.settings import Settings
+
+    cache = tmp_path / "model_cache"
+    p = dataclasses.replace(paths(), local_models=tmp_path / "local_models", model_cache=cache,
+                            extracted=cache / "extracted", outputs=cache / "outputs")
+    src = build_nemo(tmp_path / "shared.nemo", weights_size=10_000)
+    for settings in (Settings(host="0.0.0.0"), Settings(allowed_hosts=("studio.example.org",)),
+                     Settings(share=True)):
+        service = Service(p, settings)
+        assert not service.page_is_private()
+        with pytest.raises(ChunkyError, match="a typed path is not imported"):
+            service.import_model(src, uploaded=False)
+    assert Service(p, Settings()).page_is_private()
+    assert not (p.local_models / "shared.nemo").exists()

@@ -190,10 +190,11 @@ class ModelsPanel:
 
     def import_model(self, owner: str, upload: Any, path: str | None, name: str | None) -> None:
         def start() -> str:
-            src = _upload_path(upload) or (path or "").strip().strip('"')
+            picked = _upload_path(upload)
+            src = picked or (path or "").strip().strip('"')
             if not src:
                 raise ChunkyError("Choose a .nemo file to import (or type its path on this PC).")
-            task = self.service.import_model(src, name or None)
+            task = self.service.import_model(src, name or None, uploaded=bool(picked))
             return f"Importing {task.name}: it is copied and checked, then listed under Installed models."
         self._try(owner, start)
 

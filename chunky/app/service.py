@@ -218,10 +218,22 @@ class Service:
         task, False when it was already on its way). ChunkyError for an id that is not one."""
         return self.model_tasks.download(text)
 
-    def import_model(self, path: Path | str, name: str | None = None) -> Task:
+    def import_model(self, path: Path | str, name: str | None = None, *, uploaded: bool = True) -> Task:
         """Start importing the ``.nemo`` at ``path`` (as ``name``) in its own thread; ChunkyError at once for
-        a missing file, a file that is no .nemo archive, a bad or taken name."""
+        a missing file, a file that is no .nemo archive, a bad or taken name. A typed path (``uploaded``
+        False) only when no other computer can reach the page: theirs would name a file of this PC."""
+        if not uploaded and not self.page_is_private():
+            raise ChunkyError("Other computers can reach this page, so a typed path is not imported: pick "
+                              "the file (it is uploaded), or import it on this PC with: python "
+                              "setup_local_models.py --import PATH.nemo")
         return self.model_tasks.import_file(path, name)
+
+    def page_is_private(self) -> bool:
+        """True when only this PC can reach the page (127.0.0.1, no other names, no share link)."""
+        from chunky.app.security import is_loopback
+
+        s = self.settings
+        return is_loopback(s.host) and not s.allowed_hosts and not s.share
 
     def model_tasks_now(self) -> list[Task]:
         """The downloads and imports of this run, then those an earlier run left unfinished."""
