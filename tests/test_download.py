@@ -210,3 +210,22 @@ def test_a_download_another_chunky_is_doing_is_not_started_twice(
         other.release()
     assert download_model("nvidia/tiny-model", local_models, progress=False, endpoint=hub.url).is_file()
     assert not (local_models / DOWNLOADS_DIR).exists()
+
+
+def test_a_damaged_kept_part_is_caught_and_the_next_try_starts_afresh(
+    hub: FakeHub, nemo_bytes: bytes, tmp_path: Path
+) -> None:
+    from chunky.models.download import DOWNLOADS_DIR, INCOMPLETE, MARKER
+
+    hub.add("nvidia/tiny-model", {"tiny-model.nemo": nemo_bytes})
+    local_models = tmp_path / "lm"
+    folder = local_models / DOWNLOADS_DIR / "tiny-model"
+    folder.mkdir(parents=True)
+    (folder / MARKER).write_text(json.dumps({"repo_id": "nvidia/tiny-model", "file": "tiny-model.nemo"}))
+    (folder / ("tiny-model.nemo" + INCOMPLETE)).write_bytes(b"\0" * 5000)  # not the file's first bytes
+    with pytest.raises(DownloadError, match="did not come out as published"):
+        download_model("nvidia/tiny-model", local_models, progress=False, endpoint=hub.url)
+    assert nothing_left(local_models) and not folder.exists()
+    path = download_model("nvidia/tiny-model", local_models, progress=False, endpoint=hub.url)
+    assert path.read_bytes() == nemo_bytes
+    assert hub.answers[-2:] == [(206, len(nemo_bytes) - 5000), (200, len(nemo_bytes))]

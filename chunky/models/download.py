@@ -436,7 +436,7 @@ def download_model(
                             "page); wait for it to finish.") from exc
     try:
         return _download_locked(repo_id, dest, folder, chosen, size, commit or revision, endpoint, where,
-                                progress, report, cancel,
+                                progress, report, cancel, sha,
                                 lambda: sources.set(name, source, size=dest.stat().st_size, **details))
     finally:
         busy.release()
@@ -446,7 +446,7 @@ def download_model(
 
 def _download_locked(repo_id: str, dest: Path, folder: Path, chosen: Any, size: int | None,
                      revision: str | None, endpoint: str | None, where: str, progress: bool,
-                     report: ProgressFn | None, cancel: threading.Event | None,
+                     report: ProgressFn | None, cancel: threading.Event | None, sha: str | None,
                      record: Callable[[], None]) -> Path:
     partial = folder / (Path(chosen.rfilename).name + INCOMPLETE)
     have = partial.stat().st_size if partial.is_file() else 0
@@ -490,6 +490,11 @@ def _download_locked(repo_id: str, dest: Path, folder: Path, chosen: Any, size: 
             raise DownloadError(
                 f"The download of {chosen.rfilename} is incomplete ({fetched.stat().st_size} of {size} "
                 "bytes); run the same command again."
+            )
+        if have and sha and sha256_file(fetched) != sha:  # continued: the kept part could be stale
+            raise DownloadError(
+                f"The download of {chosen.rfilename} did not come out as published (the part kept from "
+                "before was damaged); it was deleted: download it again."
             )
         try:
             check_nemo_file(fetched)
