@@ -287,9 +287,13 @@ def test_remove_asks_first_and_not_while_a_job_uses_the_model(site, tmp_path) ->
                       json={"data": [[up], None, "keep-me"], "session_hash": "panel-remove"})
     assert r.status_code == 200 and service.runner.models_in_use() == {"keep-me"}
     assert "in use by a job" in tab.poll() or "in use by a job" in tab.until(lambda t: "in use" in t.panel)
-    tab.press("remove_yes", name="keep-me")  # (a page sent before the job started)
+    tab.press("remove_yes", name="keep-me")  # not asked: nothing happens
+    assert "error: Press Remove… beside keep-me first." in tab.note()
+    tab.press("remove", name="keep-me")  # (a page sent before the job started)
+    tab.press("remove_yes", name="keep-me")
     assert "error: keep-me is in use by a queued or running job" in tab.note()
     assert "keep-me" in service.model_names(max_age=0)
+    tab.press("remove", name="no-such")
     tab.press("remove_yes", name="no-such")
     assert "There is no model named" in tab.note()
 

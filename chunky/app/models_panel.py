@@ -215,7 +215,10 @@ class ModelsPanel:
         elif what == "remove":
             tab.confirm, tab.note = (name or None), None
         elif what == "remove_yes":
-            tab.confirm = None
+            asked, tab.confirm = tab.confirm, None
+            if asked != name:  # only the model this tab was asked about
+                tab.note = ("error", f"Press Remove… beside {name} first." if name else "Nothing to remove.")
+                return
             self._try(owner, lambda: self.service.remove_model(name), f"Removed {name}.")
         elif what == "remove_no":
             tab.confirm, tab.note = None, None
