@@ -139,10 +139,10 @@ def _source(source: str) -> str:
 
 
 class _Tab:
-    def __init__(self) -> None:
+    def __init__(self, shown: dict[str, Any] | None = None) -> None:
         self.note: tuple[str, str] | None = None  # ("error" | "info", text)
         self.confirm: str | None = None  # the model whose removal waits for Yes
-        self.shown: dict[str, Any] = {}  # output -> what it was last sent
+        self.shown: dict[str, Any] = dict(shown or {})  # output -> what it was last sent
 
 
 class ModelsPanel:
@@ -154,10 +154,19 @@ class ModelsPanel:
         self.gpu = gpu if gpu is not None else service.gpu_memory()  # nvidia-smi once, not every poll
         self._tabs: OrderedDict[str, _Tab] = OrderedDict()
         self._lock = threading.Lock()
+        self._page: dict[str, Any] = {}  # what the page itself carries (a new tab's first view)
+
+    def page_values(self) -> dict[str, Any]:
+        """The panel as the page is built with it: a new tab's poll then sends only what changed since."""
+        values = self.render("(page)", force=True)
+        with self._lock:
+            self._page = dict(self._tabs["(page)"].shown)
+            self._tabs.pop("(page)", None)
+        return values
 
     def _tab(self, owner: str) -> _Tab:
         with self._lock:
-            tab = self._tabs.pop(owner, None) or _Tab()
+            tab = self._tabs.pop(owner, None) or _Tab(self._page)
             self._tabs[owner] = tab
             while len(self._tabs) > TABS_KEPT:
                 self._tabs.popitem(last=False)
@@ -275,7 +284,7 @@ def build_models_panel(gr, service, panel: ModelsPanel, names: list[str]) -> dic
     """The panel's components (inside an accordion, open when no model is installed)."""
     c: dict[str, Any] = {}
     with gr.Accordion("Models: download, import, remove", open=not names, elem_id="chunky-models-box"):
-        first = panel.render("(page)", force=True)
+        first = panel.page_values()
         c["panel"] = gr.HTML(first["panel"], elem_id="chunky-models-panel", js_on_load=ACTIONS_JS)
         with gr.Row(equal_height=False):
             c["repo"] = gr.Textbox(label="Another model from Hugging Face", max_lines=1, scale=4,
