@@ -1,8 +1,14 @@
 """Download NeMo models (``.nemo`` files) from the Hugging Face Hub into ``local_models/``.
 
-The file is fetched by ``huggingface_hub`` into ``local_models/.downloads/<name>/`` and moved into place as
+The Hub's API (``huggingface_hub``) says which ``.nemo`` a repo holds, its size and sha256; the bytes come
+over plain HTTP (huggingface_hub's session, headers and redirects) into
+``local_models/.downloads/<name>/<file>.incomplete``, and the file is moved into place as
 ``local_models/<name>.nemo`` only once it is complete and looks like a tar archive, so a failed or
-interrupted download never leaves a complete-looking model behind. No torch or nemo here.
+interrupted download never leaves a complete-looking model behind. What was fetched stays there when the
+download stops (a dropped connection, a cancel, the program closed): the next try asks for the rest with an
+HTTP Range request and checks the whole file against the published sha256. (huggingface_hub's own
+``hf_hub_download`` deletes its partial file on any error since 2.x, so it cannot continue after a
+restart.) A lock beside the folder keeps two processes off one download. No torch or nemo here.
 """
 
 from __future__ import annotations
