@@ -6,9 +6,10 @@ over plain HTTP (huggingface_hub's session, headers and redirects) into
 ``local_models/<name>.nemo`` only once it is complete and looks like a tar archive, so a failed or
 interrupted download never leaves a complete-looking model behind. What was fetched stays there when the
 download stops (a dropped connection, a cancel, the program closed): the next try asks for the rest with an
-HTTP Range request and checks the whole file against the published sha256. (huggingface_hub's own
-``hf_hub_download`` deletes its partial file on any error since 2.x, so it cannot continue after a
-restart.) A lock beside the folder keeps two processes off one download. No torch or nemo here.
+HTTP Range request and checks the whole file against the published sha256. (huggingface_hub 2.4's own
+``hf_hub_download`` deletes its partial file on any error (a name unique to each try), so it cannot
+continue after a restart.) A lock beside the folder keeps two processes off one download. No torch or nemo
+here.
 """
 
 from __future__ import annotations
