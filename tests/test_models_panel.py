@@ -316,3 +316,18 @@ def test_a_typed_path_is_not_imported_when_other_computers_reach_the_page(tmp_pa
             service.import_model(src, uploaded=False)
     assert Service(p, Settings()).page_is_private()
     assert not (p.local_models / "shared.nemo").exists()
+
+
+def test_the_progress_line_says_bytes_total_speed_and_time_left() -> None:
+    from chunky.app.models_panel import progress_line, task_row
+    from chunky.models.downloads import Task
+
+    running = Task("m", "download", "running", "nvidia/m", done=1_200_000, total=2_470_000_000,
+                   speed=12_300_000.0, left=192.0)
+    assert progress_line(running) == "1.2 MB of 2.47 GB · 12.3 MB/s · 3:12 left"
+    assert progress_line(dataclasses.replace(running, speed=None, left=None)) == "1.2 MB of 2.47 GB"
+    row = task_row(running)
+    assert '<progress class="chunky-bar" max="2470000000" value="1200000">' in row
+    assert 'data-action="cancel" data-name="m"' in row
+    stopped = dataclasses.replace(running, state="stopped", speed=None, left=None, resumable=True)
+    assert "Continue the download" in task_row(stopped) and 'data-action="discard"' in task_row(stopped)
