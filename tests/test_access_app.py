@@ -33,7 +33,8 @@ EVIL = "https://evil.example"
 API_NAMES = {"transcribe", "cancel", "poll", "show_job", "refresh_models", "page_load", "system_check",
              "export_choices", "export_again", "preset_rules", "review_save", "review_restore", "review_file",
              "review_threshold", "audio_streams", "model_choices", "model_options", "vocabulary_list",
-             "save_vocabulary"}
+             "save_vocabulary", "models_poll", "models_action", "catalogue_action", "setup_action",
+             "download_model", "download_model_enter", "import_model"}
 # Routes that must answer 200 when the guard lets a request through (the rest answer what Gradio answers a
 # request without a body: 4xx for most).
 MUST_WORK = {("GET", "/"), ("HEAD", "/"), ("GET", "/config"), ("GET", "/gradio_api/info"), ("GET", "{asset}"),

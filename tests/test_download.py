@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -22,120 +18,8 @@ from chunky.models.download import (
     parse_repo_id,
 )
 from chunky.models.store import ModelStore
+from tests.fake_hub import FakeHub, closed_port_url
 from tests.nemo_archives import build_nemo
-
-COMMIT = "a" * 40
-
-
-class FakeHub:
-    """Just enough of the Hub API for huggingface_hub: model info, HEAD and GET (with Range) on resolve."""
-
-    def __init__(self) -> None:
-        self.repos: dict[str, dict[str, bytes]] = {}
-        self.drop_after: dict[str, int] = {}  # filename -> bytes sent before the connection drops
-        self.drops_left: dict[str, int] = {}  # filename -> how many GETs drop (default: all)
-        self.api_status: int | None = None
-        self.requests: list[tuple[str, str]] = []
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                hub.handle(self, body=True)
-
-            def do_HEAD(self) -> None:
-                hub.handle(self, body=False)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def add(self, repo_id: str, files: dict[str, bytes]) -> None:
-        self.repos[repo_id] = files
-
-    def gets(self, filename: str) -> int:
-        return sum(1 for method, path in self.requests if method == "GET" and path.endswith("/" + filename))
-
-    @staticmethod
-    def _send(h: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes = b"") -> None:
-        h.send_response(status)
-        for key, value in headers.items():
-            h.send_header(key, value)
-        h.end_headers()
-        if body and h.command != "HEAD":
-            h.wfile.write(body)
-
-    def handle(self, h: BaseHTTPRequestHandler, body: bool) -> None:
-        path = unquote(urlsplit(h.path).path)
-        self.requests.append((h.command, path))
-        parts = path.strip("/").split("/")
-        if parts[:2] == ["api", "models"]:
-            repo_id = "/".join(parts[2:4])
-            if self.api_status:
-                return self._send(h, self.api_status, {"Content-Length": "0"})
-            files = self.repos.get(repo_id)
-            if files is None:
-                return self._send(h, 404, {"X-Error-Code": "RepoNotFound", "Content-Length": "0"})
-            siblings = []
-            for name, data in files.items():
-                sha = hashlib.sha256(data).hexdigest()
-                siblings.append(
-                    {
-                        "rfilename": name,
-                        "size": len(data),
-                        "lfs": {"size": len(data), "sha256": sha, "pointerSize": 134},
-                    }
-                )
-            payload = json.dumps(
-                {"id": repo_id, "sha": COMMIT, "siblings": siblings, "private": False}
-            ).encode()
-            return self._send(
-                h, 200, {"Content-Type": "application/json", "Content-Length": str(len(payload))}, payload
-            )
-        if len(parts) >= 5 and parts[2] == "resolve":
-            repo_id, filename = "/".join(parts[:2]), "/".join(parts[4:])
-            files = self.repos.get(repo_id)
-            if files is None:
-                return self._send(h, 404, {"X-Error-Code": "RepoNotFound", "Content-Length": "0"})
-            if filename not in files:
-                return self._send(
-                    h, 404, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": COMMIT, "Content-Length": "0"}
-                )
-            data = files[filename]
-            headers = {
-                "X-Repo-Commit": COMMIT,
-                "ETag": f'"{hashlib.sha256(data).hexdigest()}"',
-                "Accept-Ranges": "bytes",
-                "Content-Type": "application/octet-stream",
-            }
-            start = 0
-            rng = h.headers.get("Range")
-            if rng and rng.startswith("bytes=") and h.command == "GET":
-                start = int(rng[len("bytes=") :].split("-")[0])
-                headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-            headers["Content-Length"] = str(len(data) - start)
-            status = 206 if start else 200
-            if h.command == "GET" and filename in self.drop_after and self.drops_left.get(filename, 1) > 0:
-                if filename in self.drops_left:
-                    self.drops_left[filename] -= 1
-                cut = self.drop_after[filename] if start == 0 else 0
-                h.send_response(status)
-                for key, value in headers.items():
-                    h.send_header(key, value)
-                h.end_headers()
-                h.wfile.write(data[start : start + cut])
-                h.wfile.flush()
-                h.close_connection = True
-                return None
-            return self._send(h, status, headers, data[start:])
-        return self._send(h, 404, {"Content-Length": "0"})
 
 
 @pytest.fixture()
@@ -154,13 +38,6 @@ def nemo_bytes(tmp_path: Path) -> bytes:
 def no_sleep(monkeypatch):
     """huggingface_hub waits 1 s before resuming a dropped download; skip the waiting."""
     monkeypatch.setattr(time, "sleep", lambda s: None)
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def nothing_left(local_models: Path) -> bool:
@@ -313,3 +190,42 @@ def test_error_mapping_for_other_http_stacks() -> None:
         assert message.startswith("Cannot reach huggingface.co") and IMPORT_HINT in message
     assert not is_connection_error(ValueError("x"))
     assert not is_connection_error(FileNotFoundError(2, "missing"))
+
+
+def test_a_download_another_chunky_is_doing_is_not_started_twice(
+    hub: FakeHub, nemo_bytes: bytes, tmp_path: Path
+) -> None:
+    from chunky.base.fs import ProcessLock
+    from chunky.models.download import DOWNLOADS_DIR
+
+    hub.add("nvidia/tiny-model", {"tiny-model.nemo": nemo_bytes})
+    local_models = tmp_path / "lm"
+    (local_models / DOWNLOADS_DIR).mkdir(parents=True)
+    other = ProcessLock(local_models / DOWNLOADS_DIR / "tiny-model.lock")  # (as another process holds it)
+    try:
+        with pytest.raises(DownloadError, match="being downloaded by another Chunky"):
+            download_model("nvidia/tiny-model", local_models, progress=False, endpoint=hub.url)
+        assert hub.gets("tiny-model.nemo") == 0
+    finally:
+        other.release()
+    assert download_model("nvidia/tiny-model", local_models, progress=False, endpoint=hub.url).is_file()
+    assert not (local_models / DOWNLOADS_DIR).exists()
+
+
+def test_a_damaged_kept_part_is_caught_and_the_next_try_starts_afresh(
+    hub: FakeHub, nemo_bytes: bytes, tmp_path: Path
+) -> None:
+    from chunky.models.download import DOWNLOADS_DIR, INCOMPLETE, MARKER
+
+    hub.add("nvidia/tiny-model", {"tiny-model.nemo": nemo_bytes})
+    local_models = tmp_path / "lm"
+    folder = local_models / DOWNLOADS_DIR / "tiny-model"
+    folder.mkdir(parents=True)
+    (folder / MARKER).write_text(json.dumps({"repo_id": "nvidia/tiny-model", "file": "tiny-model.nemo"}))
+    (folder / ("tiny-model.nemo" + INCOMPLETE)).write_bytes(b"\0" * 5000)  # not the file's first bytes
+    with pytest.raises(DownloadError, match="did not come out as published"):
+        download_model("nvidia/tiny-model", local_models, progress=False, endpoint=hub.url)
+    assert nothing_left(local_models) and not folder.exists()
+    path = download_model("nvidia/tiny-model", local_models, progress=False, endpoint=hub.url)
+    assert path.read_bytes() == nemo_bytes
+    assert hub.answers[-2:] == [(206, len(nemo_bytes) - 5000), (200, len(nemo_bytes))]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fake_hub import FakeHub, closed_port_url
 from tests.nemo_archives import CONFIG, build_nemo, nemo_members, truncated_copy, write_nemo
-from tests.test_download import FakeHub, closed_port_url
 
 
 @pytest.fixture()

@@ -234,16 +234,25 @@ def jobs_html(jobs: list[JobSnapshot], selected: str | None, outputs: Path) -> s
 
 
 def setup_html() -> str:
+    """The notice shown while no model is installed: one button downloads the default model (through the
+    Models panel, which shows its progress); the terminal commands are the other way."""
     return f"""
 <div class="chunky-setup" id="chunky-setup-box">
   <h3>No speech model is installed yet</h3>
-  Chunky needs one NeMo speech model on this computer. Open a terminal in the Chunky folder and run one of:
+  Chunky needs one NeMo speech model on this computer.
+  <button type="button" class="chunky-mbtn primary" data-action="download"
+    data-repo="{escape(DEFAULT_REPO_ID)}">Download {escape(DEFAULT_REPO_ID)}</button>
+  (about 2.5 GB, English, with punctuation). The download runs in the background and its progress shows
+  under <b>Models</b> at the bottom of this page, where you can also choose another model or import a
+  <code>.nemo</code> file you already have. The model is in the Model list as soon as it is in.
+  <details><summary>From a terminal instead</summary>
+  In the Chunky folder, run
   <pre>{escape(SETUP_COMMAND)}</pre>
-  downloads the default model <b>{escape(DEFAULT_REPO_ID)}</b> (about 2.5 GB, English, with punctuation), or
+  to download the default model, or
   <pre>{escape(IMPORT_COMMAND)}</pre>
-  imports a <code>.nemo</code> file you already have. Use Chunky's own Python
+  to import a <code>.nemo</code> file. Use Chunky's own Python
   (<code>.venv\\Scripts\\python</code> on Windows, <code>.venv/bin/python</code> elsewhere) if
-  <code>python</code> is another installation. Then press <b>↻ Look for new models</b>.
+  <code>python</code> is another installation. Then press <b>↻ Look for new models</b>.</details>
 </div>
 """
 
@@ -254,7 +263,7 @@ def status_html(service: Service) -> str:
             Phase.NO_MODEL: "warn", Phase.FAILED: "error"}[st.phase]
     note = ""
     if st.phase is Phase.NO_MODEL:
-        note = "Install a model (see below); the page keeps working meanwhile."
+        note = "Download or import one under Models (below); the page keeps working meanwhile."
     elif st.notice:
         note = st.notice
     if st.phase is Phase.STARTING:

@@ -96,10 +96,9 @@ def _note(text: str) -> str:
     return f'<div class="chunky-note">{html.escape(text)}</div>'
 
 
-def catalogue_html(gpu, installed) -> str:
+def catalogue_html(gpu, installed, busy=()) -> str:
     """The known NeMo models as a table: download size, GPU memory needed, whether it fits this PC,
-    languages, licence, what it supports, and the command that downloads it (no download from the page
-    yet)."""
+    languages, licence, what it supports, and a Download button (``busy``: the repo ids on their way)."""
     import html
 
     from chunky.models.catalogue import CPU, FITS, SETUP_COMMAND, TIGHT, catalogue_rows
@@ -110,13 +109,24 @@ def catalogue_html(gpu, installed) -> str:
         fit = words.get(r["fit"], "too big: CPU")
         have = " (installed)" if r["installed"] else ""
         note = "; " + html.escape(r["note"]) if r["note"] else ""
+        repo = html.escape(r["id"])
+        if r["installed"]:
+            get = '<span class="chunky-meta">installed</span>'
+        elif r["id"] in busy:
+            get = '<span class="chunky-meta">downloading…</span>'
+        else:
+            get = (f'<button type="button" class="chunky-mbtn primary" data-action="download" '
+                   f'data-repo="{repo}">Download</button>')
         rows.append(
-            f'<tr data-fit="{html.escape(r["fit"])}"><td><b>{html.escape(r["id"])}</b>{have}<br>'
+            f'<tr data-fit="{html.escape(r["fit"])}"><td><b>{repo}</b>{have}<br>'
             f'<small>{html.escape(r["supports"])}{note}</small></td>'
             f'<td>{html.escape(r["size"])}</td><td>{html.escape(r["gpu"])}</td><td>{html.escape(fit)}</td>'
-            f'<td>{html.escape(r["languages"])}</td><td>{html.escape(r["licence"])}</td></tr>')
-    return (f'<div class="chunky-catalogue"><p>{html.escape(gpu.describe())} Download one with '
-            f'<code>{html.escape(SETUP_COMMAND)} nvidia/MODEL</code> (or <code>--import PATH.nemo</code>), '
-            f'then press <b>↻ Look for new models</b>. CC-BY-NC models are for non-commercial use.</p>'
+            f'<td>{html.escape(r["languages"])}</td><td>{html.escape(r["licence"])}</td>'
+            f'<td data-get="{repo}">{get}</td></tr>')
+    command = html.escape(SETUP_COMMAND)
+    return (f'<div class="chunky-catalogue"><p>{html.escape(gpu.describe())} Press <b>Download</b> on a '
+            "model (it downloads in the background; the progress shows above, and the model is in the Model "
+            "list once it is in). CC-BY-NC models are for non-commercial use. From a terminal instead: "
+            f"<code>{command} nvidia/MODEL</code> (or <code>--import PATH.nemo</code>).</p>"
             '<table><tr><th>model</th><th>download</th><th>GPU memory</th><th>this PC</th><th>languages</th>'
-            f'<th>licence</th></tr>{"".join(rows)}</table></div>')
+            f'<th>licence</th><th></th></tr>{"".join(rows)}</table></div>')

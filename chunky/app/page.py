@@ -18,7 +18,8 @@ from typing import Any
 from chunky.app import guard, review
 from chunky.app.html import jobs_html, setup_html, status_html, system_check_text
 from chunky.app.logic import CHOICE_FIELDS, RULE_FIELDS, PageLogic
-from chunky.app.model_page import catalogue_html, model_controls, wire_model_controls
+from chunky.app.model_page import model_controls, wire_model_controls
+from chunky.app.models_panel import ACTIONS_JS, ModelsPanel, build_models_panel, wire_models_panel
 from chunky.app.security import Access, access_for_settings
 from chunky.app.service import Service
 from chunky.app.style import CSS, INTRO
@@ -36,6 +37,7 @@ def build_page(service: Service):
     import gradio as gr
 
     logic = PageLogic(service)
+    models_panel = ModelsPanel(service)
 
     def owner_of(request: gr.Request | None) -> str:
         return (getattr(request, "session_hash", None) or "local") if request is not None else "local"
@@ -48,7 +50,7 @@ def build_page(service: Service):
         gr.HTML(INTRO)
         status = gr.HTML(status_html(service), elem_id="chunky-status")
         names, default = model_choices()
-        setup = gr.HTML(setup_html(), visible=not names, elem_id="chunky-setup")
+        setup = gr.HTML(setup_html(), visible=not names, elem_id="chunky-setup", js_on_load=ACTIONS_JS)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=340):
                 gr.HTML('<div class="chunky-step">1 · Add recordings</div>')
@@ -99,8 +101,7 @@ def build_page(service: Service):
                                                      threshold=service.confidence_threshold())),
             html_template=review.TEMPLATE, js_on_load=review.script(), apply_default_css=False,
             elem_id="chunky-review", container=False, padding=False)
-        with gr.Accordion("Models you can download", open=not names, elem_id="chunky-catalogue-box"):
-            gr.HTML(catalogue_html(service.gpu_memory(), names), elem_id="chunky-catalogue")
+        panel = build_models_panel(gr, service, models_panel, names)
         with gr.Accordion("System check: GPU, drivers, folders, models", open=False):
             with gr.Row():
                 check = gr.Button("Run the system check", size="sm", elem_id="chunky-check-button", scale=0,
@@ -195,6 +196,7 @@ def build_page(service: Service):
         quiet = {"queue": False, "show_progress": "hidden"}
         choice_inputs = [controls[k] for k in CHOICE_FIELDS]
         on_choose, choose_inputs = wire_model_controls(gr, service, logic, model, options, owner_of, quiet)
+        wire_models_panel(gr, models_panel, panel, model, setup, owner_of, quiet)
         # The language/vocabulary and export choices go first (their own calls), then the job: the
         # transcribe call keeps its inputs.
         transcribe.click(on_choose, choose_inputs, None, api_name="model_choices", **quiet).then(

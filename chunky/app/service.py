@@ -12,6 +12,7 @@ length, pause finder, output formats). Importing this module imports no torch, n
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -27,7 +28,8 @@ from chunky.base.errors import ChunkyError, ModelNotFoundError
 from chunky.bootstrap import AppPaths
 from chunky.export import ExportOptions
 from chunky.jobs.runner import JobRunner
-from chunky.models.catalogue import choose_model, missing_model_message
+from chunky.models.catalogue import choose_diarization_model, choose_model, missing_model_message
+from chunky.models.downloads import ModelTasks, Task
 from chunky.models.store import ModelInfo, ModelStore
 from chunky.settings import (
     EXPORT_SETTINGS,
@@ -83,6 +85,9 @@ class Service:
         self._last_model = self.settings.model
         self._threshold = self.settings.confidence_threshold
         self.model_choices = ModelChoices(self.store, self.settings, self.saved)  # language, vocabulary
+        # The page's model downloads and imports, each in its own thread (a model that arrives is listed).
+        self.model_tasks = ModelTasks(self.store, endpoint=self.settings.hub_endpoint,
+                                      on_change=lambda name: self.forget_models())
         self.manager = None  # chunky.models.manager.ModelManager, after the warm-up
         self.engine = None  # chunky.asr.engine.Engine, after the warm-up
         self._lock = threading.Lock()
@@ -175,6 +180,11 @@ class Service:
             self._models_cache = (now, found)
         return found
 
+    def forget_models(self) -> None:
+        """List the models again at the next question (one was downloaded, imported or removed)."""
+        with self._lock:
+            self._models_cache = None
+
     def model_names(self, max_age: float = MODEL_LIST_SECONDS) -> list[str]:
         """The speech recognition models (a diarization model is not offered for transcribing)."""
         from chunky.models.kinds import ASR
@@ -200,6 +210,78 @@ class Service:
         if not names:
             return None
         return choose_model(names, self._last_model, self.store.local_models)
+
+    # --- models from the page: download, import, remove (chunky.models.downloads) ---------------------
+
+    def download_model(self, text: str) -> tuple[Task, bool]:
+        """Start downloading ``text`` (``nvidia/...`` or a huggingface.co address) in its own thread; (its
+        task, False when it was already on its way). ChunkyError for an id that is not one."""
+        return self.model_tasks.download(text)
+
+    def import_model(self, path: Path | str, name: str | None = None, *, uploaded: bool = True) -> Task:
+        """Start importing the ``.nemo`` at ``path`` (as ``name``) in its own thread; ChunkyError at once for
+        a missing file, a file that is no .nemo archive, a bad or taken name. A typed path (``uploaded``
+        False) only when no other computer can reach the page: theirs would name a file of this PC."""
+        if not uploaded and not self.page_is_private():
+            raise ChunkyError("Other computers can reach this page, so a typed path is not imported: pick "
+                              "the file (it is uploaded), or import it on this PC with: python "
+                              "setup_local_models.py --import PATH.nemo")
+        return self.model_tasks.import_file(path, name)
+
+    def page_is_private(self) -> bool:
+        """True when only this PC can reach the page (127.0.0.1, no other names, no share link)."""
+        from chunky.app.security import is_loopback
+
+        s = self.settings
+        return is_loopback(s.host) and not s.allowed_hosts and not s.share
+
+    def model_tasks_now(self) -> list[Task]:
+        """The downloads and imports of this run, then those an earlier run left unfinished."""
+        return self.model_tasks.tasks()
+
+    def cancel_download(self, name: str) -> bool:
+        """Stop the download of ``name`` (what it fetched is kept); False when none is running."""
+        return self.model_tasks.cancel(name)
+
+    def discard_download(self, name: str) -> bool:
+        """Delete what an unfinished download of ``name`` kept; ChunkyError while it runs."""
+        return self.model_tasks.discard(name)
+
+    def remove_model(self, name: str) -> None:
+        """Delete an installed model (archive, extracted folder); ChunkyError while a queued or running job
+        uses it, while it is loading, downloading or importing."""
+        from chunky.models.kinds import DIARIZATION
+
+        installed = {m.name: m for m in self.models(max_age=0)}
+        if name not in installed:
+            raise ModelNotFoundError(f"There is no model named {name!r} to remove.")
+        diarizers = [m.name for m in installed.values() if m.kind == DIARIZATION]
+        default_diarizer = None
+        if diarizers:
+            with contextlib.suppress(ChunkyError):
+                default_diarizer = choose_diarization_model(diarizers, self.settings.diarization_model,
+                                                            self.store.local_models)
+        in_use = self.runner.models_in_use(default_diarizer)
+        if self.settings.speakers == "diarize" and self.runner.models_in_use() and default_diarizer:
+            in_use.add(default_diarizer)  # jobs without options of their own use the settings' mode
+        if name in in_use:
+            raise ChunkyError(f"{name} is in use by a queued or running job: wait until the job finishes (or "
+                              "cancel it), then remove the model.")
+        with self._lock:
+            loading = self._loading == name
+        if loading:
+            raise ChunkyError(f"{name} is being loaded right now; remove it once the page says Ready.")
+        if self.model_tasks.busy(name):
+            raise ChunkyError(f"{name} is being downloaded or imported right now; cancel it or wait for it.")
+        manager = self.manager
+        if manager is not None:
+            for kind, loaded in list(manager.resident.items()):
+                if loaded.name == name:
+                    manager.unload(kind)  # the memory it held is free again
+        self.store.remove(name)
+        self.forget_models()
+        if self._last_model == name:
+            self._last_model = None
 
     def missing_model_message(self, name: str | None) -> str:
         source = (self.store.sources.get(name) or {}).get("source") if name else None
@@ -363,7 +445,9 @@ class Service:
         return ServiceStatus(Phase.READY, message, device, name, notice, model)
 
     def shutdown(self, timeout: float = 10.0) -> bool:
-        """Cancel queued and running jobs (the running one keeps what it finished) and stop the worker."""
+        """Cancel queued and running jobs (the running one keeps what it finished) and stop the worker; stop
+        the model downloads (what each fetched is kept: the next start continues it)."""
+        self.model_tasks.shutdown(min(timeout, 5.0))
         return self.runner.shutdown(timeout)
 
 

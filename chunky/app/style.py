@@ -84,4 +84,14 @@ table.chunky-jobs tr.selected td { background: var(--color-accent-soft); }
   color: var(--color-accent, #4f46e5); text-decoration: none; }
 .chunky-review-link:hover { text-decoration: underline; }
 #chunky-review-step { margin-top: 10px; }
+.chunky-mbtn { margin: 2px 4px 2px 0; padding: 3px 10px; border-radius: 6px; font-size: 0.9em;
+  cursor: pointer;
+  border: 1px solid var(--border-color-primary); background: var(--button-secondary-background-fill); }
+.chunky-mbtn.primary { background: var(--button-primary-background-fill, #4f46e5);
+  color: var(--button-primary-text-color, #fff); border-color: transparent; }
+.chunky-mbtn.stop { background: #fee2e2; color: #991b1b; border-color: #fecaca; }
+.chunky-step-small { margin: 10px 0 4px; font-weight: 600; opacity: 0.8; }
+.chunky-task-note { font-size: 0.88em; opacity: 0.8; white-space: pre-wrap; }
+.chunky-task-figures { min-width: 220px; }
+.chunky-catalogue table { width: 100%; font-size: 0.9em; }
 """

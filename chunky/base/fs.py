@@ -68,6 +68,31 @@ def atomic_write_json(path: Path, data: Any, *, indent: int | None = 2, sort_key
     atomic_write(path, text)
 
 
+@contextlib.contextmanager
+def resumable_file(path: Path, keep: int) -> Iterator[IO[bytes]]:
+    """``path`` (a download's ``.incomplete`` file, never a real name) open for appending after its first
+    ``keep`` bytes (the rest, if any, cut off). On exit, clean or not, what was written is flushed to disk
+    and kept: the next try continues from there. Moved into place with :func:`finish_partial`."""
+    path = Path(path)
+    mode = "r+b" if keep and path.is_file() else "wb"
+    with open(path, mode) as f:
+        try:
+            f.seek(keep if mode == "r+b" else 0)
+            f.truncate()
+            yield f
+        finally:
+            with contextlib.suppress(OSError):
+                f.flush()
+                os.fsync(f.fileno())
+
+
+def finish_partial(partial: Path, dest: Path) -> None:
+    """Move a complete ``partial`` (written by :func:`resumable_file`) over ``dest`` atomically."""
+    retry_on_lock(lambda: os.replace(partial, dest), what=f"moving {Path(partial).name} into {dest}",
+                  between=gc.collect)
+    fsync_dir(Path(dest).parent)
+
+
 def read_json(path: Path) -> Any:
     """The parsed file, or None when it is missing or unreadable (the latter is logged)."""
     try:

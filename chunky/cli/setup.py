@@ -205,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--gpu-memory goes with --catalogue")
     _setup_logging(args.verbose)
     try:
-        retry.configure(settings_for(paths().model_cache, os.environ).lock_retry_delays)
+        settings = settings_for(paths().model_cache, os.environ)
+        retry.configure(settings.lock_retry_delays)
         store = _open_store()
         if args.list:
             return run_list(store)
@@ -221,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_download(
             store,
             args.repo_ids or [DEFAULT_REPO_ID],
-            endpoint=args.endpoint,
+            endpoint=args.endpoint or settings.hub_endpoint,
             extract=not args.no_extract,
             progress=not args.quiet,
         )

@@ -165,6 +165,18 @@ class JobRunner(CorrectionsMixin):
             found.sort(key=lambda j: (j.created, j.seq), reverse=True)
             return [self._snapshot_locked(j) for j in found]
 
+    def models_in_use(self, default_diarization: str | None = None) -> set[str]:
+        """The models queued and running jobs use (the speech model; the diarization model of a job that
+        finds speakers: its own, else ``default_diarization``): none may be removed meanwhile."""
+        with self._cond:
+            jobs = [j for j in self._jobs.values() if j.state in (JobState.QUEUED, JobState.RUNNING)]
+        names = {j.model for j in jobs}
+        for j in jobs:
+            speakers = getattr(j.engine_options, "speakers", None)
+            if getattr(speakers, "mode", None) == "diarize":
+                names.add(speakers.diarization_model or default_diarization or "")
+        return names - {""}
+
     def earlier(self, limit: int | None = None) -> list[JobSnapshot]:
         """Jobs of earlier runs (read back from disk at start), newest first: every owner may see them, since
         the browser tab that made them is gone."""

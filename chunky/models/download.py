@@ -1,35 +1,51 @@
 """Download NeMo models (``.nemo`` files) from the Hugging Face Hub into ``local_models/``.
 
-The file is fetched by ``huggingface_hub`` into ``local_models/.downloads/<name>/`` and moved into place as
+The Hub's API (``huggingface_hub``) says which ``.nemo`` a repo holds, its size and sha256; the bytes come
+over plain HTTP (huggingface_hub's session, headers and redirects) into
+``local_models/.downloads/<name>/<file>.incomplete``, and the file is moved into place as
 ``local_models/<name>.nemo`` only once it is complete and looks like a tar archive, so a failed or
-interrupted download never leaves a complete-looking model behind. No torch or nemo here.
+interrupted download never leaves a complete-looking model behind. What was fetched stays there when the
+download stops (a dropped connection, a cancel, the program closed): the next try asks for the rest with an
+HTTP Range request and checks the whole file against the published sha256. (huggingface_hub 2.4's own
+``hf_hub_download`` deletes its partial file on any error (a name unique to each try), so it cannot
+continue after a restart.) A lock beside the folder keeps two processes off one download. No torch or nemo
+here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import shutil
 import socket
 import ssl
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from chunky import __version__
 from chunky.base.errors import (
+    CancelledError,
     ChunkyError,
     DownloadError,
     InvalidNameError,
     ModelArchiveError,
     exception_chain,
 )
-from chunky.base.fs import human_size, is_disk_full, sha256_file
-from chunky.base.names import name_from_repo_id
-from chunky.base.retry import retry_on_lock
+from chunky.base.fs import (
+    ProcessLock,
+    atomic_write_json,
+    finish_partial,
+    human_size,
+    is_disk_full,
+    resumable_file,
+    sha256_file,
+)
+from chunky.base.names import name_from_repo_id, validate_model_name
 from chunky.models.archive import check_nemo_file
 from chunky.models.catalogue import DEFAULT_REPO_ID
 from chunky.models.sources import SourceRegistry
@@ -37,6 +53,11 @@ from chunky.models.sources import SourceRegistry
 log = logging.getLogger("chunky.models.download")
 
 DOWNLOADS_DIR = ".downloads"
+INCOMPLETE = ".incomplete"  # local_models/.downloads/<name>/<file>.incomplete: the bytes fetched so far
+MARKER = "download.json"  # beside it: which repo and file it is (so a later start can offer to continue)
+CHUNK = 256 << 10  # bytes read at a time: progress and cancel are that fine-grained
+RETRIES = 5  # dropped connections in a row (without new bytes) before giving up
+ProgressFn = Callable[[int, "int | None"], None]  # (bytes done, total or None)
 DEFAULT_HOST = "huggingface.co"
 IMPORT_HINT = "To use a .nemo you already have: python setup_local_models.py --import PATH.nemo"
 SPACE_MARGIN = 64 << 20
@@ -164,15 +185,16 @@ def map_download_error(
         )
     if is_disk_full(exc):
         return DownloadError(
-            f"The disk filled up while downloading {repo_id}; nothing was kept. Free some space."
+            f"The disk filled up while downloading {repo_id}; nothing was kept. Free some space and try "
+            "again."
         )
     interrupted = downloading and (
         is_connection_error(exc) or _has(exc, "XetDownloadError") or "Consistency check failed" in str(exc)
     )
     if interrupted:
         return DownloadError(
-            f"The download of {filename or repo_id} from {where} was interrupted ({_short(exc)}); "
-            f"nothing was kept. Run the same command again to retry. {IMPORT_HINT}"
+            f"The download of {filename or repo_id} from {where} was interrupted ({_short(exc)}); the part "
+            f"already downloaded is kept: try again to continue from there. {IMPORT_HINT}"
         )
     if is_connection_error(exc):
         return DownloadError(
@@ -186,20 +208,10 @@ def map_download_error(
     return DownloadError(f"Downloading {repo_id} failed: {type(exc).__name__}: {_short(exc)}")
 
 
-@contextlib.contextmanager
-def _progress_bars(enabled: bool) -> Iterator[None]:
-    if enabled:
-        yield
-        return
-    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+def _console_bar(filename: str, size: int | None, have: int) -> Any:
+    from huggingface_hub.utils import tqdm
 
-    was_disabled = are_progress_bars_disabled()
-    disable_progress_bars()
-    try:
-        yield
-    finally:
-        if not was_disabled:
-            enable_progress_bars()
+    return tqdm(total=size, initial=have, unit="B", unit_scale=True, desc=Path(filename).name[-40:])
 
 
 def _lfs_field(sibling: Any, key: str) -> Any:
@@ -230,15 +242,122 @@ def _pick_nemo(files: list[Any], name: str, repo_id: str, where: str) -> Any:
     return nemo[0]
 
 
-def _clean_download_dir(folder: Path) -> None:
-    """Remove the download folder unless it holds an ``.incomplete`` file huggingface_hub can resume."""
+class DownloadCancelled(CancelledError):
+    """The download was cancelled; the bytes fetched so far are kept for the next try."""
+
+
+def _clean_download_dir(folder: Path, *, keep_partial: bool = True) -> None:
+    """Remove the download folder unless it holds an ``.incomplete`` file a next try can continue."""
     if not folder.exists():
         return
-    if any(p.name.endswith(".incomplete") and p.stat().st_size > 0 for p in folder.rglob("*") if p.is_file()):
+    if keep_partial and any(p.name.endswith(INCOMPLETE) and p.stat().st_size > 0
+                            for p in folder.rglob("*") if p.is_file()):
         return
     shutil.rmtree(folder, ignore_errors=True)
     with contextlib.suppress(OSError):
         folder.parent.rmdir()  # .downloads, when empty
+
+
+def partial_downloads(local_models: Path) -> list[dict[str, Any]]:
+    """The downloads a cancel, a closed app or a dropped connection left unfinished: ``{"name", "repo_id",
+    "file", "size", "done"}`` each (the marker's, and the bytes already fetched)."""
+    from chunky.base.fs import read_json
+
+    root = Path(local_models) / DOWNLOADS_DIR
+    found = []
+    try:
+        folders = sorted(d for d in root.iterdir() if d.is_dir())
+    except OSError:
+        return []
+    for folder in folders:
+        marker = read_json(folder / MARKER)
+        if not isinstance(marker, dict) or not isinstance(marker.get("repo_id"), str):
+            continue
+        partial = folder / (Path(str(marker.get("file", ""))).name + INCOMPLETE)
+        try:
+            done = partial.stat().st_size
+        except OSError:
+            continue
+        found.append({"name": folder.name, "repo_id": marker["repo_id"], "file": marker.get("file"),
+                      "size": marker.get("size"), "done": done})
+    return found
+
+
+def discard_partial(local_models: Path, name: str) -> bool:
+    """Delete an unfinished download's bytes (False when there were none)."""
+    folder = Path(local_models) / DOWNLOADS_DIR / validate_model_name(name)
+    if not folder.is_dir():
+        return False
+    _clean_download_dir(folder, keep_partial=False)
+    return True
+
+
+def _fetch(repo_id: str, filename: str, revision: str | None, endpoint: str | None, folder: Path,
+           size: int | None, report: ProgressFn | None, cancel: threading.Event | None) -> Path:
+    """``filename`` of the repo into ``folder/<file>.incomplete``, continuing after the bytes already there
+    (an HTTP Range request); dropped connections are retried from where they stopped."""
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_stream_backoff
+
+    url = hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint)
+    meta = get_hf_file_metadata(url, library_name="chunky", library_version=__version__, endpoint=endpoint)
+    headers = build_hf_headers(library_name="chunky", library_version=__version__)
+    headers["Accept-Encoding"] = "identity"
+    target = meta.location or url
+    if urlsplit(target).netloc != urlsplit(url).netloc:
+        headers.pop("authorization", None)  # a signed address on a CDN takes no token
+    total = size or meta.size
+    partial = folder / (Path(filename).name + INCOMPLETE)
+    have = partial.stat().st_size if partial.is_file() else 0
+    if total is not None and have > total:
+        have = 0
+    if have:
+        log.info("Continuing the download of %s after %s", filename, human_size(have))
+    retries = RETRIES
+    with resumable_file(partial, have) as f:
+        while total is None or have < total:
+            if cancel is not None and cancel.is_set():
+                raise DownloadCancelled(f"The download of {repo_id} was cancelled.")
+            asked = {**headers, **({"Range": f"bytes={have}-"} if have else {})}
+            before = have
+            try:
+                with http_stream_backoff(method="GET", url=target, headers=asked,
+                                         timeout=constants.HF_HUB_DOWNLOAD_TIMEOUT, retry_on_exceptions=(),
+                                         retry_on_status_codes=(408, 429)) as response:
+                    hf_raise_for_status(response)
+                    if have and response.status_code == 200:  # the Range was ignored: from the start
+                        f.seek(0)
+                        f.truncate()
+                        have = before = 0
+                    if total is None:
+                        length = response.headers.get("Content-Length")
+                        total = have + int(length) if length and length.isdigit() else None
+                    if report is not None:
+                        report(have, total)
+                    for block in response.iter_bytes(CHUNK):
+                        if cancel is not None and cancel.is_set():
+                            raise DownloadCancelled(f"The download of {repo_id} was cancelled.")
+                        f.write(block)
+                        have += len(block)
+                        if report is not None:
+                            report(have, total)
+                if total is None:
+                    break
+                if have < total:
+                    raise ConnectionError(f"the connection closed after {have} of {total} bytes")
+            except Exception as exc:
+                if isinstance(exc, ChunkyError) or not is_connection_error(exc):
+                    raise
+                retries = RETRIES if have > before else retries - 1
+                if retries <= 0:
+                    raise
+                log.warning("The download of %s stopped (%s); continuing after %s", filename, _short(exc),
+                            human_size(have))
+                if cancel is not None:
+                    cancel.wait(1.0)
+                else:
+                    time.sleep(1.0)
+    return partial
 
 
 def _list_files(api: Any, repo_id: str, revision: str | None) -> tuple[list[Any], str | None]:
@@ -258,11 +377,16 @@ def download_model(
     progress: bool = True,
     endpoint: str | None = None,
     revision: str | None = None,
+    report: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
 ) -> Path:
     """Download the repo's ``.nemo`` as ``local_models/<name>.nemo`` (name: the part after the '/').
 
-    A file already there that matches the Hub's size (and sha256, when the Hub publishes one) is kept.
-    ``endpoint`` overrides ``HF_ENDPOINT`` (tests point it at a local stand-in).
+    A file already there that matches the Hub's size (and sha256, when the Hub publishes one) is kept. The
+    bytes are fetched into ``local_models/.downloads/<name>/`` and kept there when the download stops (a
+    dropped connection, a cancel, the program closed): the next call continues after them. ``endpoint``
+    overrides ``HF_ENDPOINT`` (tests point it at a local stand-in). ``progress``: a console progress bar;
+    ``report(done, total)`` is called as bytes arrive; ``cancel`` set stops it (DownloadCancelled).
     """
     repo_id = parse_repo_id(repo_id)
     name = name_from_repo_id(repo_id)
@@ -273,7 +397,7 @@ def download_model(
     where = _endpoint_label(endpoint)
     source = f"hub:{repo_id}"
 
-    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub import HfApi
 
     try:
         files, commit = _list_files(
@@ -310,44 +434,74 @@ def download_model(
                 sources.set(name, source, size=size, **details)
             return dest
 
+    folder = local_models / DOWNLOADS_DIR / name
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        busy = ProcessLock(folder.parent / f"{name}.lock")
+    except OSError as exc:
+        raise DownloadError(f"{repo_id} is being downloaded by another Chunky right now (a terminal or the "
+                            "page); wait for it to finish.") from exc
+    try:
+        return _download_locked(repo_id, dest, folder, chosen, size, commit or revision, endpoint, where,
+                                progress, report, cancel, sha,
+                                lambda: sources.set(name, source, size=dest.stat().st_size, **details))
+    finally:
+        busy.release()
+        with contextlib.suppress(OSError):
+            folder.parent.rmdir()  # .downloads, when empty
+
+
+def _download_locked(repo_id: str, dest: Path, folder: Path, chosen: Any, size: int | None,
+                     revision: str | None, endpoint: str | None, where: str, progress: bool,
+                     report: ProgressFn | None, cancel: threading.Event | None, sha: str | None,
+                     record: Callable[[], None]) -> Path:
+    partial = folder / (Path(chosen.rfilename).name + INCOMPLETE)
+    have = partial.stat().st_size if partial.is_file() else 0
     if size:
-        free = shutil.disk_usage(local_models).free
-        if free < size + SPACE_MARGIN:
+        free = shutil.disk_usage(dest.parent).free
+        if free < size - min(have, size) + SPACE_MARGIN:
             raise DownloadError(
                 f"Not enough disk space to download {repo_id}: it needs {human_size(size)} in "
-                f"{local_models}, but only {human_size(free)} is free."
+                f"{dest.parent}, but only {human_size(free)} is free."
             )
-    folder = local_models / DOWNLOADS_DIR / name
     log.info(
         "Downloading %s (%s) from %s ...",
         chosen.rfilename,
         human_size(size) if size else "size unknown",
         where,
     )
+    bar = _console_bar(chosen.rfilename, size, have) if progress else None
+
+    def on_bytes(done: int, total: int | None) -> None:
+        if bar is not None:
+            bar.update(done - bar.n)
+        if report is not None:
+            report(done, total)
+
     try:
-        with _progress_bars(progress):
-            fetched = Path(
-                hf_hub_download(
-                    repo_id,
-                    chosen.rfilename,
-                    revision=commit or revision,
-                    local_dir=folder,
-                    endpoint=endpoint,
-                    library_name="chunky",
-                    library_version=__version__,
-                )
-            )
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(folder / MARKER, {"repo_id": repo_id, "file": chosen.rfilename, "size": size,
+                                            "revision": revision})
+        fetched = _fetch(repo_id, chosen.rfilename, revision, endpoint, folder, size, on_bytes, cancel)
     except Exception as exc:
-        _clean_download_dir(folder)
+        _clean_download_dir(folder, keep_partial=not is_disk_full(exc))
         raise map_download_error(exc, repo_id, where, filename=chosen.rfilename, downloading=True) from exc
     except BaseException:
         _clean_download_dir(folder)
         raise
+    finally:
+        if bar is not None:
+            bar.close()
     try:
         if size is not None and fetched.stat().st_size != size:
             raise DownloadError(
                 f"The download of {chosen.rfilename} is incomplete ({fetched.stat().st_size} of {size} "
                 "bytes); run the same command again."
+            )
+        if have and sha and sha256_file(fetched) != sha:  # continued: the kept part could be stale
+            raise DownloadError(
+                f"The download of {chosen.rfilename} did not come out as published (the part kept from "
+                "before was damaged); it was deleted: download it again."
             )
         try:
             check_nemo_file(fetched)
@@ -356,15 +510,13 @@ def download_model(
                 f"{chosen.rfilename} from {repo_id} is not a .nemo archive (a .nemo file is a tar archive). "
                 f"{IMPORT_HINT}"
             ) from exc
-        retry_on_lock(lambda: os.replace(fetched, dest), what=f"moving the download into {dest}")
+        finish_partial(fetched, dest)
     except BaseException:
         with contextlib.suppress(OSError):
             fetched.unlink()
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    sources.set(name, source, size=dest.stat().st_size, **details)
+    record()
     shutil.rmtree(folder, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        folder.parent.rmdir()
     log.info("Downloaded %s to %s", repo_id, dest)
     return dest

@@ -100,6 +100,9 @@ class Settings:
     # The review page marks words the model was less sure of than this (0..1); the page keeps it.
     confidence_threshold: float = 0.5
     max_upload: str = "4gb"  # the page's upload limit
+    # Where models are downloaded from (None: huggingface.co, or huggingface_hub's own HF_ENDPOINT): a
+    # mirror, or the tests' stand-in Hub.
+    hub_endpoint: str | None = None
     lock_retry_delays: tuple[float, ...] = DEFAULT_DELAYS  # seconds between retries of a locked file
     host: str = "127.0.0.1"  # the page's address (127.0.0.1: this PC only)
     port: int = 7860  # the page's port (the next free one is used)
@@ -263,6 +266,9 @@ OPTIONS: tuple[Option, ...] = (
            "--confidence-threshold", saved=True, metavar="X"),
     Option("max_upload", parse_size, "largest upload the page accepts, e.g. 4gb", "CHUNKY_MAX_UPLOAD",
            "--max-upload", metavar="SIZE"),
+    Option("hub_endpoint", v.web_address, "where models are downloaded from: a Hugging Face mirror's "
+           "address (default: huggingface.co, or HF_ENDPOINT)", "CHUNKY_HUB_ENDPOINT", "--hub-endpoint",
+           metavar="URL"),
     Option("lock_retry_delays", parse_delays, "seconds between retries of a file another program holds",
            "CHUNKY_LOCK_RETRY_DELAYS"),
     Option("host", v.text, "address the page listens on (127.0.0.1: this PC only)", "CHUNKY_HOST", "--host"),
@@ -285,7 +291,7 @@ ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad", "pre
 RULE_SETTINGS = ("max_chars", "max_lines", "max_cps", "min_duration", "max_duration", "min_gap_frames")
 EXPORT_SETTINGS = ("formats", "subtitle_preset", *RULE_SETTINGS, "fps", "start_timecode", "karaoke", "fcpxml",
                    "markers", "rename_speakers")
-SERVER_SETTINGS = ("host", "port", "open_browser", "share", "max_upload", "allowed_hosts")
+SERVER_SETTINGS = ("host", "port", "open_browser", "share", "max_upload", "allowed_hosts", "hub_endpoint")
 
 
 def load_settings(environ: Mapping[str, str], flags: Mapping[str, Any] | None = None,

@@ -180,6 +180,17 @@ def parse_renames(raw: str | Iterable[str]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def web_address(raw: str) -> str:
+    """``https://host[:port][/path]`` (http too), without a trailing '/'."""
+    from urllib.parse import urlsplit
+
+    value = str(raw).strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("expected a web address such as https://huggingface.co")
+    return value
+
+
 def port(raw: str) -> int:
     value = positive(int)(raw)
     if value > 65535:
