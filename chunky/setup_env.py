@@ -33,8 +33,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 
-from chunky.base.fs import atomic_write, atomic_write_json  # the standard library only
-
 ROOT = Path(__file__).resolve().parent.parent
 STAMP = Path(sys.prefix) / "chunky-env.json"
 CONSTRAINTS = Path(sys.prefix) / "chunky-torch-constraint.txt"
@@ -451,7 +449,7 @@ def ensure(dev: bool) -> None:
           + (f", CUDA {installed.cuda})" if installed.cuda else ")"), flush=True)
     # The requirements must not swap this torch for another build (PyPI's CPU-only one on Windows):
     # pin it; a requirement that needs another torch then fails loudly instead.
-    atomic_write(CONSTRAINTS, f"torch=={installed.version}\n")
+    CONSTRAINTS.write_text(f"torch=={installed.version}\n", "utf-8")
     for f in requirement_files(dev):
         if pip("install", "-r", str(f), "-c", str(CONSTRAINTS)) != 0:
             raise SystemExit(f"Installing {f.name} failed (see the messages above).")
@@ -461,7 +459,7 @@ def ensure(dev: bool) -> None:
         raise SystemExit("Installing Chunky itself into the virtual environment failed (see above).")
     stamp = {**wanted, "torch_installed": {"version": installed.version, "cuda": installed.cuda,
                                            "flavor": installed.flavor}}
-    atomic_write_json(STAMP, stamp)  # a stamp cut short by a closed window reads as "set up again"
+    STAMP.write_text(json.dumps(stamp, indent=2), "utf-8")
     print("Environment ready.", flush=True)
 
 

@@ -165,7 +165,7 @@ class Machine:
 
     def install_chunky(self, run_bat: bytes | None = None) -> None:
         """A fresh Chunky folder: run.bat (the committed file, byte for byte), the files setup_env reads,
-        chunky/setup_env.py itself with chunky/base, and an app.py that only logs its arguments."""
+        chunky/setup_env.py itself, and an app.py that only logs its arguments."""
         shutil.rmtree(self.chunky, ignore_errors=True)
         (self.chunky / "chunky").mkdir(parents=True)
         if run_bat is None:
@@ -175,9 +175,6 @@ class Machine:
             shutil.copy(REPO / name, self.chunky / name)
         for name in ("__init__.py", "setup_env.py"):
             shutil.copy(REPO / "chunky" / name, self.chunky / "chunky" / name)
-        # setup_env's atomic writer (standard library only).
-        shutil.copytree(REPO / "chunky" / "base", self.chunky / "chunky" / "base",
-                        ignore=shutil.ignore_patterns("__pycache__"))
         (self.chunky / "app.py").write_text(
             "import json, os, sys\n"
             "with open(os.environ['CHUNKY_STUB_LOG'], 'a', encoding='utf-8') as f:\n"
