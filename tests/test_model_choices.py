@@ -59,6 +59,20 @@ def test_the_language_reaches_the_job_and_is_kept_per_model(cache: Path) -> None
     assert load_settings({}, saved=saved).language_for("tiny-canary") == ("de", "en")
 
 
+def test_punctuation_is_a_choice_only_for_canary_and_is_kept(cache: Path) -> None:
+    mc = choices_for(cache)
+    assert mc.controls("tiny-canary").punctuation is True
+    assert mc.controls("digits").punctuation is None  # a CTC model writes what it writes: no control
+    assert mc.controls("parakeet-tdt-0.6b-v3").punctuation is None
+    opts = mc.job_options("tiny-canary", {"language": "en", "punctuation": False, "vocabulary": ""})
+    assert opts.punctuation is False
+    assert SavedSettings(cache).load()["punctuation"] is False
+    assert choices_for(cache).controls("tiny-canary").punctuation is False  # the next start
+    assert mc.job_options("tiny-canary", {"language": "en", "vocabulary": ""}).punctuation is True
+    # Set for the run (environment or --no-punctuation): the control shows it.
+    assert choices_for(cache, {"CHUNKY_PUNCTUATION": "0"}).controls("tiny-canary").punctuation is False
+
+
 def test_a_bad_language_or_vocabulary_fails_before_the_job(cache: Path) -> None:
     mc = choices_for(cache)
     with pytest.raises(UnsupportedLanguageError, match="does not know the language 'pl'"):

@@ -25,7 +25,7 @@ def test_canary_config_gives_languages_translation_and_a_language_control() -> N
     assert o.languages == ("en", "de", "es", "fr") and o.default_language == "en"
     assert o.translation and o.needs_language and o.timestamps and o.pnc
     assert not o.boosting and not o.confidence
-    assert o.controls == ("source_lang", "target_lang")
+    assert o.controls == ("source_lang", "target_lang", "pnc")
 
 
 def test_canary_v1_prompt_has_no_word_times() -> None:

@@ -68,7 +68,7 @@ def test_the_built_models_own_config_gives_its_options(engine) -> None:
     folder = engine.manager.store.ensure_extracted("tiny-canary")
     o = options_from_config(read_model_config(folder), "tiny-canary")
     assert o.family == "aed" and o.prompt_format == "canary2"
-    assert o.languages == ("en", "de", "es", "fr") and o.controls == ("source_lang", "target_lang")
+    assert o.languages == ("en", "de", "es", "fr") and o.controls == ("source_lang", "target_lang", "pnc")
     digits = options_from_config(read_model_config(engine.manager.store.ensure_extracted("digits")), "digits")
     assert digits.family == "ctc" and digits.controls == () and digits.boosting and digits.pnc is False
 
@@ -88,6 +88,18 @@ def test_the_chosen_languages_reach_the_prompt_of_every_chunk(engine, three_chun
         del model.decoding.decode_predictions_tensor  # NeMo's own method again
     assert len(seen) >= 3, seen  # one prompt per chunk (batch of one)
     assert all(expected in p and "<|pnc|>" in p for p in seen), seen
+
+
+def test_no_punctuation_reaches_the_prompt_as_nopnc(engine, three_chunks) -> None:
+    model = engine.manager.get("tiny-canary").model
+    seen = _spy_prompts(model)
+    try:
+        opts = EngineOptions(chunk_seconds=2.0, overlap_seconds=0.2, batch_size=1, cut_at_pauses=False,
+                             language=("en", "en"), punctuation=False)
+        engine.transcribe(three_chunks, "tiny-canary", options=opts)
+    finally:
+        del model.decoding.decode_predictions_tensor
+    assert len(seen) >= 3 and all("<|nopnc|>" in p and "<|pnc|>" not in p for p in seen), seen
 
 
 def test_an_unsupported_language_fails_before_any_chunk(engine, three_chunks) -> None:

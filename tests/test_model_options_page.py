@@ -25,8 +25,10 @@ def test_a_model_without_a_language_shows_no_language_control(app_server) -> Non
     about = _component(config, "chunky-model-about")["props"]["value"]
     assert "CTC" in about and "vocabulary boosting" in about
     tab = Tab(app_server, uuid.uuid4().hex)
-    about_html, row, language, target = app_server.run("model_options", ["digits"], tab.session_hash)
+    about_html, row, language, target, punctuation = app_server.run("model_options", ["digits"],
+                                                                     tab.session_hash)
     assert row["visible"] is False and target["visible"] is False and language["choices"] == []
+    assert punctuation["visible"] is False  # a CTC model writes what it writes: no choice
     assert "lower case, no punctuation" in about_html
 
 
@@ -40,15 +42,15 @@ def test_saved_lists_and_the_box_reach_the_engine(app_server) -> None:
     _, note = app_server.run("save_vocabulary", ["../bad", "seven"], tab.session_hash)
     assert "cannot name a vocabulary list" in note
     before = app_server.log_text().count("Boosting 2 phrase(s) in digits")
-    app_server.run("model_choices", [None, "same", name], tab.session_hash)
+    app_server.run("model_choices", [None, "same", name, True], tab.session_hash)
     tab.transcribe([AUDIO / "sentence-1.flac"])
     assert tab.wait()["progress"] and tab.state == "done", tab.progress_text()
     assert app_server.log_text().count("Boosting 2 phrase(s) in digits") == before + 1
     # A bad strength in the box: a clear error, no job.
-    app_server.run("model_choices", [None, "same", "seven:99"], tab.session_hash)
+    app_server.run("model_choices", [None, "same", "seven:99", True], tab.session_hash)
     shown = tab.transcribe([AUDIO / "sentence-2.flac"])
     assert "must be between 0 and 10" in str(shown["progress"]) + str(shown["status"])
-    app_server.run("model_choices", [None, "same", ""], tab.session_hash)  # the box as it was
+    app_server.run("model_choices", [None, "same", "", True], tab.session_hash)  # the box as it was
 
 
 def test_browser_language_controls_hidden_and_the_vocabulary_box(page) -> None:  # noqa: F811

@@ -75,6 +75,17 @@ def test_a_bad_variable_is_ignored_with_a_warning_and_remembered(var, raw, field
     assert var in caplog.text and raw in caplog.text
 
 
+def test_no_punctuation_from_the_command_line_the_environment_or_the_page():
+    assert load_settings({}).engine_options().punctuation is True
+    flags = flags_from(parse(["--no-punctuation"]))
+    s = load_settings({}, flags, {"punctuation": True})
+    assert s.punctuation is False and s.origin("punctuation") == "command line --no-punctuation"
+    assert s.engine_options("canary-1b-flash").punctuation is False
+    assert flags_from(parse([]))["punctuation"] is None
+    assert load_settings({"CHUNKY_PUNCTUATION": "no"}).punctuation is False
+    assert load_settings({}, None, {"punctuation": False}).punctuation is False  # the page's, kept
+
+
 def test_a_bad_saved_value_gives_way_to_the_environment():
     s = load_settings({"CHUNKY_MODEL": "env"}, None, {"model": ""})
     assert s.model == "env" and not s.rejected

@@ -34,7 +34,7 @@ NAMES = {
     "el": "Greek", "et": "Estonian", "lv": "Latvian", "lt": "Lithuanian", "mt": "Maltese",
 }
 SAME = "same"  # the "write in" choice: the spoken language (transcription)
-FIELDS = ("language", "target_language", "vocabulary")
+FIELDS = ("language", "target_language", "punctuation", "vocabulary")
 
 
 def language_label(code: str) -> str:
@@ -52,6 +52,7 @@ class LanguageControls:
     target: str
     translation: bool
     about: str  # one line: what this model does (languages, boosting, ...)
+    punctuation: bool | None = None  # the punctuation choice (None: the model takes none)
 
 
 class ModelChoices:
@@ -96,8 +97,9 @@ class ModelChoices:
         if o.translation:
             targets += [(f"Translate into {language_label(c)}", c) for c in o.languages]
         target = pair[1] if pair and o.translation and pair[1] != pair[0] else SAME
+        punctuation = self.settings.punctuation if "pnc" in o.controls else None
         return LanguageControls(o.needs_language, sources, source, targets, target, o.translation,
-                                o.describe() if model else "")
+                                o.describe() if model else "", punctuation)
 
     def job_options(self, model: str, choices: Mapping[str, object] | None) -> EngineOptions:
         """The engine options of a job of ``model`` with the page's ``choices`` (language, target_language,
@@ -125,9 +127,14 @@ class ModelChoices:
         kept: dict[str, object] = {"model_languages": format_model_languages(sorted(self._kept.items()))}
         if text is not None:  # the page's box (not a list given on the command line)
             kept["vocabulary"] = raw.strip()
+        punctuation = choices.get("punctuation")
+        if punctuation is not None and "pnc" in options.controls:
+            kept["punctuation"] = bool(punctuation)  # the page's choice, kept for the next start
         self.saved.save(**kept)
         base = self.settings.engine_options(model, vocabulary)
         base.language = pair if options.needs_language else None
+        if punctuation is not None:
+            base.punctuation = bool(punctuation)
         return base
 
 

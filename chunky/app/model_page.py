@@ -28,6 +28,10 @@ def model_controls(gr, service, model_name: str | None) -> dict[str, Any]:
             c["target_language"] = gr.Dropdown(choices=lc.targets, value=lc.target, label="Write in",
                                                elem_id="chunky-target-language", interactive=True,
                                                visible=lc.translation)
+            c["punctuation"] = gr.Checkbox(value=lc.punctuation is not False,
+                                           label="Punctuation and capitals", elem_id="chunky-punctuation",
+                                           interactive=True,
+                                           visible=lc.punctuation is not None)
         c["language_row"] = row
         c["vocabulary"] = gr.Textbox(value=saved, label="Vocabulary", lines=3, max_lines=12,
                                      placeholder="Siobhan\nLlanelli:2\nDaVinci Resolve", info=VOCABULARY_HELP,
@@ -57,7 +61,8 @@ def wire_model_controls(gr, service, logic, model, c: dict[str, Any], owner_of, 
         lc = choices.controls(name)
         return [_about(lc.about), gr.update(visible=lc.visible),
                 gr.update(choices=lc.sources, value=lc.source),
-                gr.update(choices=lc.targets, value=lc.target, visible=lc.translation)]
+                gr.update(choices=lc.targets, value=lc.target, visible=lc.translation),
+                gr.update(value=lc.punctuation is not False, visible=lc.punctuation is not None)]
 
     def on_pick_list(name):
         if not name:
@@ -77,17 +82,18 @@ def wire_model_controls(gr, service, logic, model, c: dict[str, Any], owner_of, 
         return (gr.update(choices=choices.lists.names(), value=path.stem),
                 _note(f"Saved {path.stem!r}; choose it under Saved lists for another show."))
 
-    def on_choose(language, target_language, vocabulary, request: gr.Request):
+    def on_choose(language, target_language, vocabulary, punctuation, request: gr.Request):
         logic.set_model_choices(owner_of(request), {"language": language, "target_language":
-                                                    target_language or SAME, "vocabulary": vocabulary or ""})
+                                                    target_language or SAME, "vocabulary": vocabulary or "",
+                                                    "punctuation": punctuation})
 
-    model.change(on_model, [model], [c["about"], c["language_row"], c["language"], c["target_language"]],
-                 api_name="model_options", **quiet)
+    model.change(on_model, [model], [c["about"], c["language_row"], c["language"], c["target_language"],
+                                     c["punctuation"]], api_name="model_options", **quiet)
     c["lists"].input(on_pick_list, [c["lists"]], [c["vocabulary"], c["list_note"]],
                      api_name="vocabulary_list", **quiet)
     c["save_list"].click(on_save_list, [c["list_name"], c["vocabulary"]], [c["lists"], c["list_note"]],
                          api_name="save_vocabulary", **quiet)
-    return on_choose, [c["language"], c["target_language"], c["vocabulary"]]
+    return on_choose, [c["language"], c["target_language"], c["vocabulary"], c["punctuation"]]
 
 
 def _note(text: str) -> str:

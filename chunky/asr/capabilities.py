@@ -46,6 +46,8 @@ class ModelOptions:
             out.append("source_lang")
         if self.translation:
             out.append("target_lang")
+        if self.needs_language and self.pnc:
+            out.append("pnc")  # the prompt's punctuation slot: on or off
         return tuple(out)
 
     def describe(self) -> str:

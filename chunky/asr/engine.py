@@ -101,7 +101,8 @@ class Engine:
             report(Progress("loading", 0.0, total))
             loaded = self.manager.get(model_name)
             enable_word_confidence(loaded.model, loaded.sample_rate)  # once per model; none if it has none
-            prompt = prompt_kwargs(loaded.model, model_name, opts.language)  # checks the language first
+            # Checks the language first.
+            prompt = prompt_kwargs(loaded.model, model_name, opts.language, opts.punctuation)
             if cancel.is_set():
                 raise PartialTranscriptCancelled("Cancelled before transcription started.", None)
             vocabulary, strength = opts.vocabulary, opts.vocabulary_strength

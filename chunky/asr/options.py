@@ -56,6 +56,7 @@ class EngineOptions:
     speakers: SpeakerOptions = SpeakerOptions()
     # (spoken, written) language for prompt models (Canary); None: the model's own default
     language: tuple[str, str] | None = None
+    punctuation: bool = True  # a prompt model (Canary) writes punctuation and capitals; False: plain words
     vocabulary: Vocabulary = field(default_factory=Vocabulary)  # phrases to favour (NeMo's boosting)
     vocabulary_strength: float = 1.0  # the list's weight (NeMo's boosting alpha)
 

@@ -19,16 +19,17 @@ def loaded_options(model: Any, model_name: str) -> ModelOptions:
     return options_from_config(cfg if isinstance(cfg, dict) else {}, model_name)
 
 
-def prompt_kwargs(model: Any, model_name: str, language: tuple[str, str] | None) -> dict[str, str]:
-    """The keyword arguments NeMo's ``transcribe`` takes for the chosen language (Canary's
-    ``source_lang``, ``target_lang``, ``pnc``); {} for a model without a language prompt.
+def prompt_kwargs(model: Any, model_name: str, language: tuple[str, str] | None,
+                  punctuation: bool = True) -> dict[str, str]:
+    """The keyword arguments NeMo's ``transcribe`` takes for the chosen language and punctuation
+    (Canary's ``source_lang``, ``target_lang``, ``pnc``); {} for a model without a language prompt.
     UnsupportedLanguageError for a language the model cannot do."""
     options = loaded_options(model, model_name)
     pair = check_language(options, model_name, language)
     if pair is None or not options.needs_language:
         return {}
     source, target = pair
-    kwargs = {"source_lang": source, "target_lang": target, "pnc": "yes"}
+    kwargs = {"source_lang": source, "target_lang": target, "pnc": "yes" if punctuation else "no"}
     if options.prompt_format == "canary":  # Canary-1B's own prompt has a task slot
         kwargs["task"] = "asr" if source == target else "s2t_translation"
     return kwargs

@@ -79,6 +79,7 @@ class Settings:
     rename_speakers: tuple[tuple[str, str], ...] = ()
     # Canary's languages: "de" (transcribe German) or "de>en" (translate into English); None: per model
     language: tuple[str, str] | None = None
+    punctuation: bool = True  # Canary's punctuation and capitals (--no-punctuation: plain lower-case words)
     model_languages: tuple[tuple[str, str], ...] = ()  # (model, "de>en") the page keeps for each model
     vocabulary: str | None = None  # a file, a saved list's name, or the phrases ("a, b:2, c")
     vocabulary_strength: float = 1.0  # the list's weight in NeMo's boosting (each phrase's own multiplies)
@@ -124,7 +125,7 @@ class Settings:
         return EngineOptions(chunk_seconds=self.chunk_seconds, batch_size=self.batch_size, vad=self.vad,
                              precision=self.precision, speakers=self.speaker_options(),
                              language=self.language_for(model), vocabulary=vocabulary or Vocabulary(),
-                             vocabulary_strength=self.vocabulary_strength)
+                             vocabulary_strength=self.vocabulary_strength, punctuation=self.punctuation)
 
     def speaker_options(self) -> SpeakerOptions:
         return SpeakerOptions(self.speakers, self.track, self.num_speakers, self.diarization_model)
@@ -222,6 +223,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("language", parse_language, "spoken language for models that take one (Canary), e.g. de; de>en "
            "translates German speech into English text (default: the one kept for the model, else English)",
            "CHUNKY_LANGUAGE", "--language", metavar="LANG", fmt=format_language),
+    Option("punctuation", parse_flag, "punctuation and capitals from models that take the choice (Canary; "
+           "--no-punctuation: lower-case words without punctuation)", "CHUNKY_PUNCTUATION",
+           "--no-punctuation", saved=True),
     Option("model_languages", parse_model_languages, "the language kept for each model (the page's "
            "choice), e.g. canary-1b-flash=de>en;canary-180m-flash=fr", "CHUNKY_MODEL_LANGUAGES", saved=True,
            fmt=format_model_languages),
@@ -287,7 +291,7 @@ OPTIONS: tuple[Option, ...] = (
 _BY_NAME = {o.name: o for o in OPTIONS}
 SPEAKER_SETTINGS = ("speakers", "track", "num_speakers", "diarization_model")
 ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad", "precision", *SPEAKER_SETTINGS,
-                   "language", "vocabulary", "vocabulary_strength")
+                   "language", "punctuation", "vocabulary", "vocabulary_strength")
 RULE_SETTINGS = ("max_chars", "max_lines", "max_cps", "min_duration", "max_duration", "min_gap_frames")
 EXPORT_SETTINGS = ("formats", "subtitle_preset", *RULE_SETTINGS, "fps", "start_timecode", "karaoke", "fcpxml",
                    "markers", "rename_speakers")
@@ -397,7 +401,7 @@ def add_arguments(parser: argparse.ArgumentParser, names: Iterable[str]) -> None
         o = _BY_NAME[name]
         assert o.flag is not None, name
         if o.parse is bool or o.parse is parse_flag:
-            value = name != "open_browser"  # --no-browser sets open_browser to False
+            value = name not in ("open_browser", "punctuation")  # --no-browser: open_browser False
             parser.add_argument(o.flag, dest=name, action="store_const", const=value, default=None,
                                 help=o.help)
             continue
