@@ -474,6 +474,41 @@ def test_the_media_route_serves_only_chunky_folders_and_only_to_this_page(job, s
         assert media.read_bytes()[:1000] not in r.content
 
 
+def test_a_video_plays_in_a_video_player_and_a_click_seeks_it(browser, server, tmp_path):
+    """A WebM with a picture (VP8 + Opus, made by ffmpeg): the view plays it in a <video> with its picture,
+    not as sound only, and a click on a word seeks the video there."""
+    import subprocess
+
+    from playwright.sync_api import expect
+
+    audio, _ = assemble(20.0, seed=8)
+    wav = write_flac(tmp_path / "take.flac", audio)
+    clip = tmp_path / "take.webm"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=navy:s=320x240:r=25",
+                    "-i", str(wav), "-shortest", "-c:v", "libvpx", "-b:v", "200k", "-c:a", "libopus",
+                    str(clip)], check=True, timeout=120)
+    context, tab = open_page(browser, server.url)
+    try:
+        upload(tab, clip)
+        tab.get_by_role("button", name="Transcribe", exact=True).click()
+        expect(tab.locator('#chunky-progress .chunky-job[data-state="done"]')).to_be_visible(timeout=WAIT_MS)
+        wait_drawn(tab, "take.webm")
+        tab.wait_for_function("() => window.chunkyReview.media.readyState >= 1")
+        assert tab.evaluate("() => window.chunkyReview.media.tagName") == "VIDEO"
+        assert tab.evaluate("() => [window.chunkyReview.media.videoWidth, "
+                            "window.chunkyReview.media.videoHeight]") == [320, 240]
+        root = tab.locator(f"{VIEW} .cr")
+        assert root.evaluate("e => e.classList.contains('cr-video') && "
+                             "!e.classList.contains('cr-audio-only')")
+        shown = words(tab)
+        assert len(shown) > 10, shown
+        tab.locator(f"{VIEW} .chunky-word").nth(5).click()
+        tab.wait_for_function("() => !window.chunkyReview.media.seeking")
+        assert current_time(tab) == pytest.approx(shown[5]["start"], abs=0.05)
+    finally:
+        context.close()
+
+
 def speakers_of(path: Path) -> list[str | None]:
     return [w.get("speaker") for w in json.loads(path.read_text("utf-8"))["words"]]
 
