@@ -164,7 +164,7 @@ def _asr(repo: str, kind: str, params: int, gpu: float, langs: tuple[str, ...] =
 
 
 _PNC = ("pnc", "words", "confidence", "boosting")
-_CANARY = ("pnc", "words", "translate", "boosting")
+_CANARY = ("pnc", "words", "translate")  # NeMo boosts Canary too, Chunky not yet (chunky.asr.boosting)
 KNOWN_MODELS: tuple[KnownModel, ...] = (
     _asr("parakeet-tdt-0.6b-v2", "tdt", 600, 4, features=_PNC, note="the default: fast, accurate English"),
     _asr("parakeet-tdt-0.6b-v3", "tdt", 600, 4, EU25, (*_PNC, "auto-language"),
