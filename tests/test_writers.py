@@ -102,8 +102,8 @@ def test_vtt_parses_back_with_the_cues_times_and_lines(tmp_path):
 
 def test_vtt_voice_tags_for_speakers():
     words = [Word("Hello", 0.0, 0.4, None, "Ann"), Word("there.", 0.5, 0.9, None, "Ann"),
-             Word("Hi!", 2.0, 2.3, None, "Bob <2>")]
-    text = get_writer("vtt").format(build_transcript(words, 3.0))
+             Word("Hi!", 2.6, 2.9, None, "Bob <2>")]  # after a pause: a cue each (no dialogue cue)
+    text = get_writer("vtt").format(build_transcript(words, 3.5))
     assert "<v Ann>Hello there." in text and "<v Bob &lt;2&gt;>Hi!" in text
     assert [html.unescape(c.voice) for c in webvtt.from_string(text)] == ["Ann", "Bob <2>"]
 

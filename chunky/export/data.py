@@ -26,6 +26,8 @@ def transcript_json(doc: Document) -> dict[str, Any]:
                                "lines": list(cue.lines)}
         if cue.speaker is not None:
             seg["speaker"] = cue.speaker
+        if cue.line_speakers:  # a dialogue cue: the speaker of each line
+            seg["line_speakers"] = list(cue.line_speakers)
         seg["words"] = [w.to_dict() for w in cue.words]
         segments.append(seg)
     d["segments"] = segments
@@ -56,7 +58,8 @@ class JsonWriter(Writer):
 
 class CsvWriter(Writer):
     """``start,end,start_timecode,end_timecode,speaker,text``: one row per cue, times in seconds from the
-    start of the recording with three decimals, timecodes on the timeline."""
+    start of the recording with three decimals, timecodes on the timeline; a dialogue cue's speaker is
+    both its lines' (``Host / Guest``)."""
 
     name = "csv"
     extension = "csv"
@@ -69,8 +72,9 @@ class CsvWriter(Writer):
         for cue in doc.cues:
             start = to_ms(cue.start)
             end = max(start, to_ms(cue.end))
+            who = " / ".join(cue.line_speakers) or cue.speaker or ""
             out.writerow([f"{start / 1000:.3f}", f"{end / 1000:.3f}", doc.timing.timecode_of(cue.start),
-                          doc.timing.timecode_of(cue.end), cue.speaker or "", cue.text])
+                          doc.timing.timecode_of(cue.end), who, cue.text])
         return buf.getvalue()
 
 
