@@ -68,19 +68,32 @@ def run_plan(manager, path: Path, plan: TrackPlan, rate: int, transcribe: Transc
     info = _audio_report(plan, audio)
     for note in info["notes"]:
         log.info("%s: %s", path.name, note)
-    if plan.mode == "tracks":
-        transcript = _per_track(audio, transcribe, model_name, str(path), opts, report, cancel)
-    else:
-        samples = audio.mixed()
-        if decode.is_silent(samples):
-            duration = len(samples) / rate
-            report(Progress("done", duration, duration))
-            transcript = build_transcript([], duration, model_name, str(path), opts.limits, text="")
-        elif plan.mode == "diarize":
-            transcript = _diarized(manager, samples, rate, transcribe, model_name, opts, report, cancel)
+    try:
+        if plan.mode == "tracks":
+            transcript = _per_track(audio, transcribe, model_name, str(path), opts, report, cancel)
         else:
-            transcript = transcribe(samples, report, cancel)
+            samples = audio.mixed()
+            del audio  # the tracks are mixed: only the mix is needed now
+            if decode.is_silent(samples):
+                duration = len(samples) / rate
+                report(Progress("done", duration, duration))
+                transcript = build_transcript([], duration, model_name, str(path), opts.limits, text="")
+            elif plan.mode == "diarize":
+                transcript = _diarized(manager, samples, rate, transcribe, model_name, opts, report, cancel)
+            else:
+                transcript = transcribe(samples, report, cancel)
+    except PartialTranscriptCancelled as exc:  # the partial transcript says which streams it comes from
+        if exc.partial is None:
+            raise
+        raise PartialTranscriptCancelled(str(exc), replace(exc.partial, audio=info)) from exc
     return replace(transcript, audio=info)
+
+
+def _track_speakers(audio: TrackAudio, words) -> list[dict]:
+    """The speakers table of a tracks transcript: each track's speaker that has words, in track order."""
+    used = {w.speaker for w in words}
+    return [{"name": t.name or t.label(), "source": t.label()} for t, _ in audio.tracks
+            if (t.name or t.label()) in used]
 
 
 def _per_track(audio: TrackAudio, transcribe: TranscribeSamples, model_name: str, source: str,
@@ -102,17 +115,17 @@ def _per_track(audio: TrackAudio, transcribe: TranscribeSamples, model_name: str
             finished = per + ([TrackWords(name, exc.partial.words, track_level(samples, rate))]
                               if exc.partial is not None else [])
             words = merge_tracks(finished)
-            partial = build_transcript(words, duration, model_name, source, opts.limits) if words else None
+            partial = None
+            if words:  # what was finished: whole tracks and the cancelled one's words so far, with speakers
+                partial = replace(build_transcript(words, duration, model_name, source, opts.limits),
+                                  speakers=_track_speakers(audio, words))
             raise PartialTranscriptCancelled(str(exc), partial) from exc
         per.append(TrackWords(name, part.words, track_level(samples, rate)))
         done += seconds
     words = merge_tracks(per)
     transcript = build_transcript(words, duration, model_name, source, opts.limits)
-    used = {w.speaker for w in words}
-    speakers = [{"name": t.name or t.label(), "source": t.label()} for t, _ in audio.tracks
-                if (t.name or t.label()) in used]
     report(Progress("done", duration, duration, 0, 0, transcript.words))
-    return replace(transcript, speakers=speakers)
+    return replace(transcript, speakers=_track_speakers(audio, words))
 
 
 def _diarized(manager, samples: np.ndarray, rate: int, transcribe: TranscribeSamples, model_name: str,
@@ -136,9 +149,17 @@ def _diarized(manager, samples: np.ndarray, rate: int, transcribe: TranscribeSam
                                                                 p.chunk_index, p.chunk_count)),
                              cancel=cancel)
     del mono
-    transcript = transcribe(samples, report, cancel)
-    words = assign_speakers(transcript.words, found.turns)
-    out = build_transcript(words, transcript.duration, transcript.model, transcript.source, opts.limits)
-    names = dict.fromkeys(w.speaker for w in words if w.speaker)
-    speakers = [{"name": s, "source": "diarization"} for s in names]
-    return replace(out, speakers=speakers)
+
+    def with_speakers(transcript: Transcript) -> Transcript:
+        words = assign_speakers(transcript.words, found.turns)
+        out = build_transcript(words, transcript.duration, transcript.model, transcript.source, opts.limits)
+        names = dict.fromkeys(w.speaker for w in words if w.speaker)
+        return replace(out, speakers=[{"name": s, "source": "diarization"} for s in names])
+
+    try:
+        transcript = transcribe(samples, report, cancel)
+    except PartialTranscriptCancelled as exc:  # the words so far get their speakers too
+        if exc.partial is None or not exc.partial.words:
+            raise
+        raise PartialTranscriptCancelled(str(exc), with_speakers(exc.partial)) from exc
+    return with_speakers(transcript)
