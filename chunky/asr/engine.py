@@ -80,6 +80,9 @@ class Engine:
         # (model, chunk seconds, precision) -> bytes
         self.chunk_bytes: dict[tuple[str, float, str], int] = {}
         self.notices: list[str] = []  # what the last recording could not use (vocabulary phrases, boosting)
+        # RSS after the first batch of the current call: every pass of a speaker mode (one per track)
+        # trims the heap against the same mark, so the passes' leftovers never add up.
+        self.rss_baseline: int | None = None
 
     def transcribe(
         self,
@@ -95,6 +98,7 @@ class Engine:
         cancel = cancel or threading.Event()
         path = Path(path).resolve()
         with self._lock:
+            self.rss_baseline = None
             info = audio.probe(path)
             total = float(info.duration)
             plan = speaker_passes.plan_for(path, opts.speakers)  # the streams/channels and what to do
@@ -196,7 +200,6 @@ class _Transcription:
         self.transcribed = 0  # chunks given to the model
         self.batch_size = self._first_batch_size()
         self._memory: gpu.PeakMemory | None = None
-        self._rss_baseline: int | None = None  # after the first batch
 
     # --- batch size ---------------------------------------------------------------------------------
 
@@ -351,9 +354,9 @@ class _Transcription:
 
     def _trim(self) -> None:
         rss = _rss_bytes()
-        if self._rss_baseline is None:
-            self._rss_baseline = rss
-        elif rss - self._rss_baseline > TRIM_GROWTH:
+        if self.engine.rss_baseline is None:  # after the call's first batch
+            self.engine.rss_baseline = rss
+        elif rss - self.engine.rss_baseline > TRIM_GROWTH:
             _trim_heap()
 
     def _log_summary(self, seconds: float, duration: float, pauses: CutPauses | None) -> None:

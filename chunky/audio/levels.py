@@ -50,14 +50,22 @@ class LevelTrace:
         self.samples = 0  # samples seen
 
     def add(self, block: np.ndarray) -> None:
-        x = np.asarray(block, dtype=np.float64)
-        self.samples += len(x)
-        if len(self._rest):
-            x = np.concatenate([self._rest, x])
-        n = len(x) // self.hop * self.hop
+        """Take the next decoded block (no copy of it is made or kept: the energy is summed in place)."""
+        b = np.asarray(block, dtype=np.float32)
+        self.samples += len(b)
+        i = 0
+        if len(self._rest):  # complete the frame the last block left open
+            i = min(len(b), self.hop - len(self._rest))
+            self._rest = np.concatenate([self._rest, b[:i].astype(np.float64)])
+            if len(self._rest) < self.hop:
+                return
+            self._parts.append(np.array([np.square(self._rest).sum()], np.float32))
+            self._rest = np.empty(0, np.float64)
+        n = (len(b) - i) // self.hop * self.hop
         if n:
-            self._parts.append(np.square(x[:n]).reshape(-1, self.hop).sum(axis=1).astype(np.float32))
-        self._rest = x[n:].copy()
+            frames = b[i:i + n].reshape(-1, self.hop)
+            self._parts.append(np.einsum("ij,ij->i", frames, frames, dtype=np.float64).astype(np.float32))
+        self._rest = b[i + n:].astype(np.float64)
         self._frames = None
 
     def _energy(self) -> np.ndarray:
