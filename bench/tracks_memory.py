@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         when = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
         body = "\n".join([
             f"Run {when} with `python bench/tracks_memory.py{' --quick' if args.quick else ''} "
-            f"--write-results`.",
+            f"--repeats {args.repeats} --write-results` (medians of the repeats).",
             "",
             f"- Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM, {info['os']}, "
             f"Python {info['python']}, torch {info['versions']['torch']}, nemo_toolkit "
@@ -181,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
             "- Files: MKV with one FLAC stream of held-out digit words per speaker (bench/common.py), "
             "`--speakers tracks`, the digits test model on the CPU; each run a fresh worker process.",
             *[f"- `{k}`: {v}" for k, v in VARIANTS.items() if k in variants],
+            "- Time: the transcription call (for `held`, after the tracks were decoded: its decoding is "
+            "not in it); peak RSS: the worker's high-water mark; above the loaded model: that, less the "
+            "RSS with NeMo imported and the model loaded.",
             "",
             table,
             "",
