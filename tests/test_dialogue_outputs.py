@@ -175,3 +175,27 @@ def test_the_dash_is_a_setting_from_the_environment_settings_json_or_the_command
         assert load_settings({"CHUNKY_DIALOGUE_DASH": raw}).export_options().rules.dialogue_dash == dash
     bad = load_settings({"CHUNKY_DIALOGUE_DASH": "dash"})
     assert "dialogue_dash" in bad.rejected and bad.export_options().rules.dialogue_dash == "- "
+
+
+def test_editing_formats_carry_the_dialogue_cue():
+    """FCPXML captions (read by OpenTimelineIO, the caption by the XML parser), Avid SubCap (by the rules
+    of Avid's sample), a marker per cue in the CMX EDL (read by OpenTimelineIO): the two dashed lines."""
+    import xml.etree.ElementTree as ET  # noqa: N817
+
+    import opentimelineio as otio
+
+    from tests.test_editing_formats import read_subcap
+
+    doc = render(talk(), ExportOptions(fps="25", fcpxml="captions", markers="cue"))
+    k = dialogue_index(doc)
+    text = get_writer("fcpxml").format(doc)
+    [timeline] = otio.adapters.read_from_string(text, adapter_name="fcpx_xml")
+    assert list(timeline.find_clips())
+    captions = ET.fromstring(text).findall(".//asset-clip/caption")
+    assert captions[k].find("./text/text-style").text == "- Yes.\n- No, I don't think so."
+    titles = read_subcap(get_writer("avid").format(doc))
+    assert titles[k][2] == ["- Yes.", "- No, I don't think so."]
+    edl = otio.adapters.read_from_string(get_writer("edl").format(doc), adapter_name="cmx_3600", rate=25)
+    names = [m.name for clip in edl.find_clips() for m in clip.markers] + [
+        m.name for m in edl.tracks.markers] + [m.name for t in edl.tracks for m in t.markers]
+    assert any("- Yes. - No, I don't think so." in (n or "") for n in names), names
