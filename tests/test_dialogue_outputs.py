@@ -132,19 +132,36 @@ def test_ttml_dialogue_cue_has_a_span_per_speaker():
         ("Host", "- Yes."), ("Guest", "- No, I don't think so.")]
 
 
-def test_json_and_csv_name_the_speakers_of_a_dialogue_cue():
+def test_json_csv_and_audacity_keep_one_speaker_a_segment():
+    """The data formats list the cues of one speaker each (what the page's transcript and the review view
+    read back): the dialogue cue of the subtitles is two segments there."""
     doc = render(talk())
     k = dialogue_index(doc)
     data = json.loads(get_writer("json").format(doc))
-    seg = data["segments"][k]
-    assert seg["line_speakers"] == ["Host", "Guest"] and "speaker" not in seg
-    assert seg["lines"] == ["- Yes.", "- No, I don't think so."]
-    assert [w["speaker"] for w in seg["words"]] == ["Host"] + ["Guest"] * 5
+    assert len(data["segments"]) == len(doc.cues) + 1
+    assert all("speaker" in s for s in data["segments"])
+    two = data["segments"][k:k + 2]
+    assert [(s["speaker"], s["text"]) for s in two] == [("Host", "Yes."), ("Guest", "No, I don't think so.")]
     assert data["layout"]["rules"]["dialogue_dash"] == "- "
+    assert data["layout"]["broken"] == {}
     back = Transcript.from_dict(data)
     assert [w.text for w in back.words] == [w.text for w in doc.transcript.words]
+    assert [{w.speaker for w in s.words} for s in back.segments][k:k + 2] == [{"Host"}, {"Guest"}]
     rows = list(csv.DictReader(io.StringIO(get_writer("csv").format(doc))))
-    assert rows[k]["speaker"] == "Host / Guest" and rows[k]["text"] == "- Yes. - No, I don't think so."
+    assert [(r["speaker"], r["text"]) for r in rows[k:k + 2]] == [("Host", "Yes."),
+                                                                   ("Guest", "No, I don't think so.")]
+    labels = list(csv.reader(io.StringIO(get_writer("audacity").format(doc)), delimiter="\t"))
+    assert [row[2] for row in labels[k:k + 2]] == ["Yes.", "No, I don't think so."]
+
+
+def test_the_page_transcript_names_both_speakers_of_a_quick_exchange():
+    from chunky.app.html import timestamped_lines
+
+    doc = render(talk())
+    back = Transcript.from_dict(json.loads(get_writer("json").format(doc)))
+    lines = timestamped_lines(back)
+    assert lines[1:3] == ["[00:00:06] Yes.", "[00:00:06] Guest: No, I don't think so."]
+    assert lines[0].startswith("[00:00:00] Host: So tell me")
 
 
 def test_dialogue_off_gives_a_cue_per_turn():
