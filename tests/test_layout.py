@@ -63,7 +63,18 @@ def check_invariants(words: list[Word], rules: LayoutRules, fps: float) -> None:
     counts: dict[str, int] = {}
     for k, cue in enumerate(result.cues):
         assert cue.words and cue.lines
-        assert " ".join(cue.lines) == " ".join(w.text for w in cue.words)
+        speakers = {w.speaker for w in cue.words}
+        if cue.line_speakers:  # a dialogue cue: two speakers, a line each starting with the dash
+            dash = rules.dialogue_dash
+            assert dash and len(cue.lines) == 2 and len(speakers) == 2 and None not in speakers
+            runs = [[w.text for w in cue.words if w.speaker == s] for s in cue.line_speakers]
+            assert [w.speaker for w in cue.words] == sorted((w.speaker for w in cue.words),
+                                                           key=cue.line_speakers.index)  # one turn a line
+            assert cue.lines == [dash + " ".join(run) for run in runs]
+            assert cue.speaker is None
+            assert not {"max_chars", "max_lines", "max_cps", "max_duration"} & set(cue.broken)
+        else:
+            assert " ".join(cue.lines) == " ".join(w.text for w in cue.words)
         assert cue.start == cue.words[0].start  # a cue starts with its first word
         assert cue.end >= cue.start  # times never run backwards
         nxt = result.cues[k + 1] if k + 1 < len(result.cues) else None
@@ -76,9 +87,9 @@ def check_invariants(words: list[Word], rules: LayoutRules, fps: float) -> None:
             counts[r] = counts.get(r, 0) + 1
         if rules.max_words is not None:
             assert len(cue.words) <= rules.max_words
-        speakers = {w.speaker for w in cue.words}
-        assert len(speakers) == 1  # a speaker change always ends a cue
-        assert cue.speaker == speakers.pop()
+        if not cue.line_speakers:
+            assert len(speakers) == 1  # a speaker change ends a cue, but for a dialogue cue
+            assert cue.speaker == speakers.pop()
     assert result.broken == counts
 
 
@@ -123,7 +134,8 @@ RULE_SETS = st.one_of(
               max_lines=st.sampled_from([None, 1, 2, 3]),
               max_cps=st.sampled_from([None, 12.0, 20.0]), min_duration=st.sampled_from([0.0, 5 / 6, 1.5]),
               max_duration=st.sampled_from([None, 3.0, 7.0]), min_gap_frames=st.sampled_from([0, 2, 5]),
-              max_words=st.sampled_from([None, 1, 4]), pause=st.sampled_from([0.0, 0.5, 1.5])),
+              max_words=st.sampled_from([None, 1, 4]), pause=st.sampled_from([0.0, 0.5, 1.5]),
+              dialogue_dash=st.sampled_from(["- ", "-", ""])),
 )
 
 
@@ -243,9 +255,9 @@ def test_max_duration_splits_long_speech():
 def test_speaker_change_ends_a_cue_and_a_paragraph():
     ws = words_of("so what do you think", speaker="Ann") + words_of("I think it works", start=1.9,
                                                                      speaker="Bob")
-    for name in ("streaming", "paragraph"):
-        cues = layout(ws, PRESETS[name], 25).cues
-        assert [c.speaker for c in cues] == ["Ann", "Bob"], name
+    for rules in (PRESETS["streaming"].with_values(dialogue_dash=""), PRESETS["paragraph"]):
+        cues = layout(ws, rules, 25).cues
+        assert [c.speaker for c in cues] == ["Ann", "Bob"], rules
 
 
 def test_word_preset_is_one_word_per_cue_while_it_is_said():

@@ -10,7 +10,7 @@ import pytest
 
 from chunky.asr.diarization import DiarizationError, TooManySpeakersError, check_speaker_count
 from chunky.asr.speaker_turns import TurnRules, activity_segments, keep_speakers, turns_from_activity
-from chunky.audio.levels import SILENCE_DB, level_db, track_level
+from chunky.audio.levels import SILENCE_DB, LevelBlocks, LevelTrace, level_db, track_level
 from chunky.transcript.model import Segment, Transcript, Word
 from chunky.transcript.speakers import (
     SpeakerTurn,
@@ -195,6 +195,38 @@ def test_level_db_of_real_samples() -> None:
     level = track_level(samples, rate)
     assert level(1.0, 2.0) - level(2.0, 3.0) == pytest.approx(20.0, abs=0.01)
     assert level(5.0, 6.0) == SILENCE_DB  # past the end
+
+
+def test_a_level_trace_keeps_the_level_without_the_samples() -> None:
+    """LevelTrace (what a streamed track keeps): within 1.5 dB of level_db on real speech with bleed, over
+    word spans, their surroundings and 20 ms slices, whatever the decoder's block size."""
+    from collections import defaultdict
+
+    import soundfile as sf
+
+    from tests.conversations import build_conversation
+    from tests.speech import AUDIO
+
+    voices: dict[str, list] = defaultdict(list)
+    for path in sorted(AUDIO.glob("word-*.flac")):
+        audio, _ = sf.read(str(path), dtype="float32")
+        voices[path.stem[len("word-"):].rsplit("-", 1)[0]].append((audio, path.stem.rsplit("-", 1)[1]))
+    names = sorted(voices)[:2]
+    conv = build_conversation({n: voices[n] for n in names}, 30, seed=5, bleed_db=-20.0,
+                              overlap_probability=0.3)
+    rate = 16000
+    for samples in conv.tracks.values():
+        blocks = LevelBlocks(iter(samples[k:k + 160_003] for k in range(0, len(samples), 160_003)), rate)
+        assert np.array_equal(np.concatenate(list(blocks)), samples)  # passed on unchanged
+        trace = blocks.trace
+        assert trace.samples == len(samples)
+        for p in conv.pieces:
+            for a, b in ((p.start, p.end), (p.start - 0.1, p.end + 0.05), (p.start + 0.05, p.start + 0.07)):
+                assert trace.level(a, b) == pytest.approx(level_db(samples, rate, a, b), abs=1.5)
+        end = len(samples) / rate
+        assert trace.level(end + 1, end + 2) == SILENCE_DB
+    empty = LevelTrace(rate)
+    assert empty.level(0.0, 1.0) == SILENCE_DB
 
 
 # --- frame activity to turns --------------------------------------------------------------------------

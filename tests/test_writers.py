@@ -115,8 +115,8 @@ def test_vtt_with_a_start_timecode_keeps_milliseconds_with_the_offset():
 
 def test_vtt_voice_tags_for_speakers():
     words = [Word("Hello", 0.0, 0.4, None, "Ann"), Word("there.", 0.5, 0.9, None, "Ann"),
-             Word("Hi!", 2.0, 2.3, None, "Bob <2>")]
-    text = get_writer("vtt").format(build_transcript(words, 3.0))
+             Word("Hi!", 2.6, 2.9, None, "Bob <2>")]  # after a pause: a cue each (no dialogue cue)
+    text = get_writer("vtt").format(build_transcript(words, 3.5))
     assert "<v Ann>Hello there." in text and "<v Bob &lt;2&gt;>Hi!" in text
     assert [html.unescape(c.voice) for c in webvtt.from_string(text)] == ["Ann", "Bob <2>"]
 

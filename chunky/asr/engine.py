@@ -80,6 +80,9 @@ class Engine:
         # (model, chunk seconds, precision) -> bytes
         self.chunk_bytes: dict[tuple[str, float, str], int] = {}
         self.notices: list[str] = []  # what the last recording could not use (vocabulary phrases, boosting)
+        # RSS after the first batch of the current call: every pass of a speaker mode (one per track)
+        # trims the heap against the same mark, so the passes' leftovers never add up.
+        self.rss_baseline: int | None = None
 
     def transcribe(
         self,
@@ -95,6 +98,7 @@ class Engine:
         cancel = cancel or threading.Event()
         path = Path(path).resolve()
         with self._lock:
+            self.rss_baseline = None
             info = audio.probe(path)
             total = float(info.duration)
             plan = speaker_passes.plan_for(path, opts.speakers)  # the streams/channels and what to do
@@ -113,9 +117,9 @@ class Engine:
                 calls = CallOptions(prompt, keep_decoding=boost.active)
                 if not (plan.simple and plan.mode == "mix" and plan.tracks[0].stream == 0):
 
-                    def samples_pass(samples: np.ndarray, report_pass, cancel_pass) -> Transcript:
+                    def samples_pass(samples, report_pass, cancel_pass, seconds=None) -> Transcript:
                         return self._transcribe_samples(samples, loaded, model_name, str(path), opts,
-                                                        report_pass, cancel_pass, calls)
+                                                        report_pass, cancel_pass, calls, seconds)
 
                     return speaker_passes.run_plan(self.manager, path, plan, loaded.sample_rate, samples_pass,
                                                    model_name, opts, report, cancel)
@@ -123,14 +127,18 @@ class Engine:
                 return _Transcription(self, loaded, model_name, path, total, opts, report, cancel,
                                       calls=calls).run()
 
-    def _transcribe_samples(self, samples: np.ndarray, loaded: Any, model_name: str, source: str,
-                            opts: EngineOptions, report: ProgressFn, cancel: threading.Event,
-                            calls: CallOptions | None = None) -> Transcript:
-        """One pass of a speaker mode (chunky.asr.speaker_passes): decoded samples at the model's rate
-        through the same feed thread and model pass as a file."""
-        total = len(samples) / loaded.sample_rate
-        return _Transcription(self, loaded, model_name, Path(source), total, opts, report, cancel,
-                              samples=samples, calls=calls).run()
+    def _transcribe_samples(self, samples: np.ndarray | Iterator[np.ndarray], loaded: Any, model_name: str,
+                            source: str, opts: EngineOptions, report: ProgressFn, cancel: threading.Event,
+                            calls: CallOptions | None = None, seconds: float | None = None) -> Transcript:
+        """One pass of a speaker mode (chunky.asr.speaker_passes) through the same feed thread and model
+        pass as a file: decoded samples at the model's rate, or an iterator of their blocks (a track
+        streamed from the file; ``seconds``: its expected length, for the progress)."""
+        if isinstance(samples, np.ndarray):
+            total = len(samples) / loaded.sample_rate
+            return _Transcription(self, loaded, model_name, Path(source), total, opts, report, cancel,
+                                  samples=samples, calls=calls).run()
+        return _Transcription(self, loaded, model_name, Path(source), float(seconds or 0.0), opts, report,
+                              cancel, blocks=samples, calls=calls).run()
 
     @staticmethod
     def _assemble(done, texts, has_stamps, duration, model_name, source, opts) -> Transcript:
@@ -176,9 +184,11 @@ class _Transcription:
 
     def __init__(self, engine: Engine, loaded: Any, model_name: str, path: Path, total: float,
                  opts: EngineOptions, report: ProgressFn, cancel: threading.Event,
-                 samples: np.ndarray | None = None, calls: CallOptions | None = None):
+                 samples: np.ndarray | None = None, calls: CallOptions | None = None,
+                 blocks: Iterator[np.ndarray] | None = None):
         self.engine, self.loaded, self.model_name = engine, loaded, model_name
         self.samples = samples  # decoded already (a speaker mode's pass); None: decode ``path``
+        self.blocks = blocks  # or the blocks of a decoder at the model's rate (a streamed track)
         self.path, self.total, self.opts, self.report, self.cancel = path, total, opts, report, cancel
         self.rate = loaded.sample_rate
         self.device = loaded.device
@@ -191,7 +201,6 @@ class _Transcription:
         self.transcribed = 0  # chunks given to the model
         self.batch_size = self._first_batch_size()
         self._memory: gpu.PeakMemory | None = None
-        self._rss_baseline: int | None = None  # after the first batch
 
     # --- batch size ---------------------------------------------------------------------------------
 
@@ -257,7 +266,7 @@ class _Transcription:
         pin = self.device == "cuda"
         step = int(WIDTH_STEP * self.rate)
         plan = FeedPlan(opts.chunk_seconds, opts.overlap_seconds, pauses, opts.channel)
-        blocks = None if self.samples is None else sample_blocks(self.samples)
+        blocks = self.blocks if self.samples is None else sample_blocks(self.samples)
         self.feed = ChunkFeed(
             self.path, self.rate, lambda arrays, alone: collate(arrays, self.rate, pin, 0 if alone else step),
             plan, self.batch_size, blocks=blocks)
@@ -346,9 +355,9 @@ class _Transcription:
 
     def _trim(self) -> None:
         rss = _rss_bytes()
-        if self._rss_baseline is None:
-            self._rss_baseline = rss
-        elif rss - self._rss_baseline > TRIM_GROWTH:
+        if self.engine.rss_baseline is None:  # after the call's first batch
+            self.engine.rss_baseline = rss
+        elif rss - self.engine.rss_baseline > TRIM_GROWTH:
             _trim_heap()
 
     def _log_summary(self, seconds: float, duration: float, pauses: CutPauses | None) -> None:

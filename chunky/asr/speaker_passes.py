@@ -2,8 +2,10 @@
 the words get their speakers.
 
 - mix: the plan's tracks mixed into one, transcribed once; no speakers.
-- tracks: each track transcribed on its own; the words merged in time order, each with its track's
-  speaker, a word two microphones picked up kept once (``merge_tracks``, the bleed rule).
+- tracks: each track transcribed on its own, streamed from the file block by block into the engine's
+  feed (memory flat in the number of tracks and their length: of each track only its level is kept, to
+  judge bleed); the words merged in time order, each with its track's speaker, a word two microphones
+  picked up kept once (``merge_tracks``, the bleed rule).
 - diarize: the mix transcribed once and diarized by the Sortformer model; each word gets the speaker of
   the turn that covers most of it.
 
@@ -22,11 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from chunky.asr.diarization import SAMPLE_RATE, DiarizationOptions, Diarizer, check_speaker_count
+from chunky.asr.feed import BLOCK_SECONDS
 from chunky.asr.options import EngineOptions, PartialTranscriptCancelled, Progress, ProgressFn, SpeakerOptions
 from chunky.audio import decode
-from chunky.audio.levels import track_level
+from chunky.audio.levels import LevelBlocks
 from chunky.audio.streams import TrackAudio, load_tracks, probe_streams
-from chunky.audio.tracks import TrackPlan, plan_tracks
+from chunky.audio.tracks import Track, TrackPlan, plan_tracks
+from chunky.base.errors import AudioError
 from chunky.models.catalogue import choose_diarization_model
 from chunky.models.kinds import DIARIZATION
 from chunky.transcript.cues import build_transcript
@@ -35,8 +39,9 @@ from chunky.transcript.speakers import TrackWords, assign_speakers, merge_tracks
 
 log = logging.getLogger(__name__)
 
-# (samples at the ASR model's rate, progress, cancel) -> Transcript of those samples
-TranscribeSamples = Callable[[np.ndarray, ProgressFn, threading.Event], Transcript]
+# (samples at the ASR model's rate, or an iterator of their blocks; progress; cancel; the blocks' expected
+# seconds, for the progress) -> Transcript of those samples
+TranscribeSamples = Callable[..., Transcript]
 
 
 def plan_for(path: Path, speakers: SpeakerOptions) -> TrackPlan:
@@ -55,23 +60,29 @@ def _scaled(report: ProgressFn, offset: float, total: float) -> ProgressFn:
 
 
 def _audio_report(plan: TrackPlan, audio: TrackAudio) -> dict:
+    return _report(plan, [t for t, _ in audio.tracks], audio.failed)
+
+
+def _report(plan: TrackPlan, used: list[Track], failed: list[tuple[Track, str]]) -> dict:
+    """Transcript.audio: the mode, the tracks used, the plan's notes and the tracks left out, and why."""
     notes = list(plan.notes)
-    notes += [f"{t.label()} could not be decoded and was left out: {why}" for t, why in audio.failed]
-    return {"mode": plan.mode, "used": [t.label() for t, _ in audio.tracks], "notes": notes}
+    notes += [f"{t.label()} could not be decoded and was left out: {why}" for t, why in failed]
+    return {"mode": plan.mode, "used": [t.label() for t in used], "notes": notes}
 
 
 def run_plan(manager, path: Path, plan: TrackPlan, rate: int, transcribe: TranscribeSamples,
              model_name: str, opts: EngineOptions, report: ProgressFn, cancel: threading.Event) -> Transcript:
     """The transcript of ``path`` read as ``plan`` says, with speakers where the mode finds them."""
     report(Progress("decoding", 0.0, 0.0))
+    if plan.mode == "tracks":  # each track streamed through its own pass: no track is held in memory
+        return _per_track(path, plan, rate, transcribe, model_name, opts, report, cancel)
     audio = load_tracks(path, plan, rate)  # float32: the samples NeMo itself would give the model
     info = _audio_report(plan, audio)
     for note in info["notes"]:
         log.info("%s: %s", path.name, note)
-    if plan.mode == "tracks":
-        transcript = _per_track(audio, transcribe, model_name, str(path), opts, report, cancel)
-    else:
-        samples = audio.mixed()
+    samples = audio.mixed()
+    del audio  # the tracks are mixed: only the mix is needed now
+    try:
         if decode.is_silent(samples):
             duration = len(samples) / rate
             report(Progress("done", duration, duration))
@@ -80,39 +91,96 @@ def run_plan(manager, path: Path, plan: TrackPlan, rate: int, transcribe: Transc
             transcript = _diarized(manager, samples, rate, transcribe, model_name, opts, report, cancel)
         else:
             transcript = transcribe(samples, report, cancel)
+    except PartialTranscriptCancelled as exc:  # the partial transcript says which streams it comes from
+        if exc.partial is None:
+            raise
+        raise PartialTranscriptCancelled(str(exc), replace(exc.partial, audio=info)) from exc
     return replace(transcript, audio=info)
 
 
-def _per_track(audio: TrackAudio, transcribe: TranscribeSamples, model_name: str, source: str,
+def _track_speakers(tracks: list[Track], words) -> list[dict]:
+    """The speakers table of a tracks transcript: each track's speaker that has words, in track order."""
+    used = {w.speaker for w in words}
+    return [{"name": t.name or t.label(), "source": t.label()} for t in tracks
+            if (t.name or t.label()) in used]
+
+
+def _per_track(path: Path, plan: TrackPlan, rate: int, transcribe: TranscribeSamples, model_name: str,
                opts: EngineOptions, report: ProgressFn, cancel: threading.Event) -> Transcript:
-    rate = audio.rate
-    lengths = [len(a) / rate for _, a in audio.tracks]
-    duration = max(lengths)
+    """One pass per track, each decoded block by block into the engine's feed (only the track's level
+    is kept, :class:`LevelTrace`), the words merged with the bleed rule. A track that cannot be decoded,
+    at its start or on the way, is left out and named; AudioError when none can be."""
+    for note in plan.notes:
+        log.info("%s: %s", path.name, note)
+    source = str(path)
+    lengths = _track_seconds(path, plan)
     total = sum(lengths)
     done = 0.0
     per: list[TrackWords] = []
-    for (track, samples), seconds in zip(audio.tracks, lengths, strict=True):
+    used: list[Track] = []
+    failed: list[tuple[Track, str]] = []
+    durations: list[float] = []
+
+    def merged(parts: list[TrackWords], tracks: list[Track], duration: float) -> Transcript:
+        words = merge_tracks(parts)
+        transcript = build_transcript(words, duration, model_name, source, opts.limits)
+        return replace(transcript, speakers=_track_speakers(tracks, words),
+                       audio=_report(plan, tracks, failed))
+
+    for track, seconds in zip(plan.tracks, lengths, strict=True):
         name = track.name or track.label()
+        blocks: LevelBlocks | None = None
         try:
-            if decode.is_silent(samples):
-                part = build_transcript([], seconds, model_name, source, opts.limits, text="")
-            else:
-                part = transcribe(samples, _scaled(report, done, total), cancel)
+            blocks = LevelBlocks(decode.iter_blocks(path, rate, BLOCK_SECONDS, stream=track.stream,
+                                                    channel=track.channel), rate)
+            part = transcribe(blocks, _scaled(report, done, total), cancel, seconds)
         except PartialTranscriptCancelled as exc:
-            finished = per + ([TrackWords(name, exc.partial.words, track_level(samples, rate))]
-                              if exc.partial is not None else [])
-            words = merge_tracks(finished)
-            partial = build_transcript(words, duration, model_name, source, opts.limits) if words else None
+            # What was finished: the whole tracks and the cancelled one's words so far.
+            parts, tracks = list(per), list(used)
+            if blocks is not None and exc.partial is not None and exc.partial.words:
+                parts.append(TrackWords(name, exc.partial.words, blocks.trace.level))
+                tracks.append(track)
+            partial = None
+            if any(p.words for p in parts):
+                decoded = blocks.trace.samples / rate if blocks is not None else 0.0
+                partial = merged(parts, tracks, max([*durations, decoded]))
             raise PartialTranscriptCancelled(str(exc), partial) from exc
-        per.append(TrackWords(name, part.words, track_level(samples, rate)))
+        except AudioError as exc:
+            if len(plan.tracks) == 1:
+                raise
+            log.warning("%s: %s could not be decoded and is left out: %s", path.name, track.label(), exc)
+            failed.append((track, str(exc)))
+            done += seconds
+            continue
+        finally:
+            if blocks is not None:
+                blocks.close()  # the feed closed it already, unless the pass failed before it started
+        per.append(TrackWords(name, part.words, blocks.trace.level))
+        used.append(track)
+        durations.append(part.duration or blocks.trace.samples / rate)
         done += seconds
-    words = merge_tracks(per)
-    transcript = build_transcript(words, duration, model_name, source, opts.limits)
-    used = {w.speaker for w in words}
-    speakers = [{"name": t.name or t.label(), "source": t.label()} for t, _ in audio.tracks
-                if (t.name or t.label()) in used]
-    report(Progress("done", duration, duration, 0, 0, transcript.words))
-    return replace(transcript, speakers=speakers)
+    if not used:
+        reasons = "; ".join(f"{t.label()}: {why}" for t, why in failed)
+        raise AudioError(f"{path.name}: none of its audio tracks could be decoded ({reasons}).")
+    for note in _report(plan, used, failed)["notes"][len(plan.notes):]:
+        log.info("%s: %s", path.name, note)
+    transcript = merged(per, used, max(durations))
+    report(Progress("done", transcript.duration, transcript.duration, 0, 0, transcript.words))
+    return transcript
+
+
+def _track_seconds(path: Path, plan: TrackPlan) -> list[float]:
+    """Each track's length as its stream's header says (the file's when it does not): for the progress."""
+    try:
+        streams = {s.index: s for s in probe_streams(path)}
+        fallback = float(decode.probe(path).duration or 0.0)
+    except AudioError:
+        streams, fallback = {}, 0.0
+    out = []
+    for track in plan.tracks:
+        info = streams.get(track.stream)
+        out.append(float(info.duration) if info is not None and info.duration else fallback)
+    return out
 
 
 def _diarized(manager, samples: np.ndarray, rate: int, transcribe: TranscribeSamples, model_name: str,
@@ -136,9 +204,17 @@ def _diarized(manager, samples: np.ndarray, rate: int, transcribe: TranscribeSam
                                                                 p.chunk_index, p.chunk_count)),
                              cancel=cancel)
     del mono
-    transcript = transcribe(samples, report, cancel)
-    words = assign_speakers(transcript.words, found.turns)
-    out = build_transcript(words, transcript.duration, transcript.model, transcript.source, opts.limits)
-    names = dict.fromkeys(w.speaker for w in words if w.speaker)
-    speakers = [{"name": s, "source": "diarization"} for s in names]
-    return replace(out, speakers=speakers)
+
+    def with_speakers(transcript: Transcript) -> Transcript:
+        words = assign_speakers(transcript.words, found.turns)
+        out = build_transcript(words, transcript.duration, transcript.model, transcript.source, opts.limits)
+        names = dict.fromkeys(w.speaker for w in words if w.speaker)
+        return replace(out, speakers=[{"name": s, "source": "diarization"} for s in names])
+
+    try:
+        transcript = transcribe(samples, report, cancel)
+    except PartialTranscriptCancelled as exc:  # the words so far get their speakers too
+        if exc.partial is None or not exc.partial.words:
+            raise
+        raise PartialTranscriptCancelled(str(exc), with_speakers(exc.partial)) from exc
+    return with_speakers(transcript)

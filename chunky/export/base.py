@@ -5,7 +5,7 @@ and the millisecond timestamps of SRT/VTT/CSV."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -121,6 +121,16 @@ class Document:
     @cached_property
     def cue_layout(self) -> Layout:
         return self._layout(self.options.rules)
+
+    @property
+    def segments(self) -> list[Cue]:
+        """The cues with one speaker each: the same rules without dialogue cues (two speakers' short turns
+        are two segments here). What the data formats list (JSON, CSV, Audacity), and so what the page's
+        transcript and the review view show, a speaker per segment."""
+        rules = self.options.rules
+        if not rules.dialogue_dash:
+            return self.cues
+        return self._layout(replace(rules, dialogue_dash="")).cues
 
     @property
     def paragraphs(self) -> list[Cue]:

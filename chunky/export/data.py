@@ -15,13 +15,14 @@ from chunky.transcript.model import SCHEMA_VERSION, _t
 
 def transcript_json(doc: Document) -> dict[str, Any]:
     """The JSON form of a document: ``Transcript.to_dict()`` with the segments being the cues laid out by
-    the job's rules (display times; each with its lines and words), plus the rules and how many cues
-    broke each (``layout``) and the timeline (``timecode``)."""
+    the job's rules, one speaker each (:attr:`Document.segments`: display times; each with its lines and
+    words), plus the rules and how many subtitle cues broke each (``layout``) and the timeline
+    (``timecode``)."""
     d = doc.transcript.to_dict()
     assert d["schema_version"] == SCHEMA_VERSION
     layout = doc.cue_layout
     segments = []
-    for cue in doc.cues:
+    for cue in doc.segments:
         seg: dict[str, Any] = {"start": _t(cue.start), "end": _t(cue.end), "text": cue.text,
                                "lines": list(cue.lines)}
         if cue.speaker is not None:
@@ -55,8 +56,9 @@ class JsonWriter(Writer):
 
 
 class CsvWriter(Writer):
-    """``start,end,start_timecode,end_timecode,speaker,text``: one row per cue, times in seconds from the
-    start of the recording with three decimals, timecodes on the timeline."""
+    """``start,end,start_timecode,end_timecode,speaker,text``: one row per cue of one speaker
+    (:attr:`Document.segments`), times in seconds from the start of the recording with three decimals,
+    timecodes on the timeline."""
 
     name = "csv"
     extension = "csv"
@@ -66,7 +68,7 @@ class CsvWriter(Writer):
         buf = io.StringIO()
         out = csv.writer(buf, lineterminator="\n")
         out.writerow(["start", "end", "start_timecode", "end_timecode", "speaker", "text"])
-        for cue in doc.cues:
+        for cue in doc.segments:
             start = to_ms(cue.start)
             end = max(start, to_ms(cue.end))
             out.writerow([f"{start / 1000:.3f}", f"{end / 1000:.3f}", doc.timing.timecode_of(cue.start),
@@ -75,8 +77,9 @@ class CsvWriter(Writer):
 
 
 class AudacityWriter(Writer):
-    """Audacity's label track (File > Import > Labels): ``start<TAB>end<TAB>text`` per cue, seconds from
-    the start of the audio (labels sit on the audio itself, so no start timecode is added)."""
+    """Audacity's label track (File > Import > Labels): ``start<TAB>end<TAB>text`` per cue of one speaker
+    (:attr:`Document.segments`), seconds from the start of the audio (labels sit on the audio itself, so
+    no start timecode is added)."""
 
     name = "audacity"
     extension = "labels.txt"
@@ -84,7 +87,7 @@ class AudacityWriter(Writer):
 
     def write(self, doc: Document) -> str:
         rows = []
-        for cue in doc.cues:
+        for cue in doc.segments:
             start = cue.start
             end = max(start, cue.end)
             rows.append(f"{start:.6f}\t{end:.6f}\t{one_line(cue.text).replace(chr(9), ' ')}\n")

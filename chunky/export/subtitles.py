@@ -35,7 +35,9 @@ def timed_cues(doc: Document) -> Iterator[tuple[int, int, Cue]]:
 
 class SrtWriter(Writer):
     """SubRip; when the speakers are known, the first cue of each turn starts with the speaker's name
-    (``Host: ...``; SRT has no voice field, and this is how subtitlers mark a change of speaker)."""
+    (``Host: ...``; SRT has no voice field, and this is how subtitlers mark a change of speaker). In a
+    dialogue cue (two speakers, a line each, each line starting with the dash) the name follows the dash
+    of each line whose speaker differs from the one before it: ``- Host: Yes.`` / ``- Guest: No.``."""
 
     name = "srt"
     extension = "srt"
@@ -44,11 +46,18 @@ class SrtWriter(Writer):
     def write(self, doc: Document) -> str:
         out = []
         previous: str | None = None
+        dash = doc.cue_layout.rules.dialogue_dash
         for number, (start, end, cue) in enumerate(timed_cues(doc), 1):
             lines = list(cue.lines)
-            if cue.speaker and cue.speaker != previous:
-                lines[0] = f"{cue.speaker}: {lines[0]}"
-            previous = cue.speaker or previous
+            if cue.line_speakers:
+                for k, speaker in enumerate(cue.line_speakers):
+                    if speaker != previous and lines[k].startswith(dash):
+                        lines[k] = f"{dash}{speaker}: {lines[k][len(dash):]}"
+                    previous = speaker
+            else:
+                if cue.speaker and cue.speaker != previous:
+                    lines[0] = f"{cue.speaker}: {lines[0]}"
+                previous = cue.speaker or previous
             out.append(f"{number}\n{format_ms(start, decimal_marker=',')} --> "
                        f"{format_ms(end, decimal_marker=',')}\n" + "\n".join(lines) + "\n\n")
         return "".join(out)
@@ -56,7 +65,8 @@ class SrtWriter(Writer):
 
 class VttWriter(Writer):
     """WebVTT; ``&``, ``<`` and ``>`` in cue text are written as character references, as the format
-    requires; a cue of one known speaker carries a ``<v Speaker>`` voice tag."""
+    requires; a cue of one known speaker carries a ``<v Speaker>`` voice tag; in a dialogue cue each line
+    is its own voice span, closed at the line's end (``<v Host>- Yes.</v>`` / ``<v Guest>- No.</v>``)."""
 
     name = "vtt"
     extension = "vtt"
@@ -66,7 +76,10 @@ class VttWriter(Writer):
         out = ["WEBVTT\n\n"]
         for start, end, cue in timed_cues(doc):
             lines = [vtt_escape(line) for line in cue.lines]
-            if cue.speaker:
+            if cue.line_speakers:
+                lines = [f"<v {vtt_escape(who)}>{line}</v>" for who, line in zip(cue.line_speakers, lines,
+                                                                                 strict=True)]
+            elif cue.speaker:
                 lines[0] = f"<v {vtt_escape(cue.speaker)}>{lines[0]}"
             out.append(f"{format_ms(start)} --> {format_ms(end)}\n" + "\n".join(lines) + "\n\n")
         return "".join(out)
@@ -80,7 +93,9 @@ class AssWriter(Writer):
     """Advanced SubStation Alpha (Aegisub, players, social-video tools): a style per speaker (its own
     colour; "Default" for cues without one), the speaker in the Name field, lines broken with ``\\N``.
     With karaoke timing every word carries a ``{\\kNN}`` tag: the centiseconds from its start to the next
-    word's (the last word: to the cue's end)."""
+    word's (the last word: to the cue's end). A dialogue cue (two speakers) is one event in the first
+    speaker's style, its second line switched to the second speaker's style (``{\\rGuest}``), the Name
+    field naming both (``Host / Guest``)."""
 
     name = "ass"
     extension = "ass"
@@ -111,13 +126,19 @@ class AssWriter(Writer):
         ]
         offset = doc.timing.clock_offset
         styles = self._styles(doc)
+        dash = doc.cue_layout.rules.dialogue_dash
         events = []
         for start_ms, end_ms, cue in timed_cues(doc):
             start, end = _cs(start_ms), max(_cs(start_ms), _cs(end_ms))
-            text = self._karaoke(cue, offset, start, end) if doc.options.karaoke and cue.words else \
-                "\\N".join(_ass_text(line) for line in cue.lines)
-            name = _ass_text(cue.speaker or "").replace(",", " ")  # fields are comma-separated
-            style = styles.get(cue.speaker, styles[None])[0]
+            who = cue.line_speakers or (cue.speaker,)
+            line_styles = [styles.get(s, styles[None])[0] for s in who]
+            if doc.options.karaoke and cue.words:
+                text = self._karaoke(cue, offset, start, end, line_styles, dash)
+            else:
+                text = "\\N".join(_style_switch(line_styles, k) + _ass_text(line)
+                                   for k, line in enumerate(cue.lines))
+            name = " / ".join(_ass_text(s or "").replace(",", " ") for s in who)  # fields are comma-separated
+            style = line_styles[0]
             events.append(f"Dialogue: 0,{_ass_time(start)},{_ass_time(end)},{style},{name},0,0,0,,{text}")
         return "\n".join(head + events) + "\n"
 
@@ -139,23 +160,37 @@ class AssWriter(Writer):
         return out
 
     @staticmethod
-    def _karaoke(cue: Cue, offset: float, start: int, end: int) -> str:
-        """``{\\k..}word`` for every word; line breaks where the layout put them. The \\k values add up to
-        the cue's duration."""
+    def _karaoke(cue: Cue, offset: float, start: int, end: int, line_styles: list[str], dash: str) -> str:
+        """``{\\k..}word`` for every word; line breaks where the layout put them (in a dialogue cue, each
+        line's dash before its first word and the second speaker's style from the second line on). The \\k
+        values add up to the cue's duration."""
         marks = [max(start, min(end, _cs(to_ms(w.start + offset)))) for w in cue.words] + [end]
         marks[0] = start
         parts: list[str] = []
         line_ends = _line_ends(cue)
+        heads: dict[int, str] = {}
+        if cue.line_speakers:  # each line's dash before its first word, the line's style from line 2 on
+            firsts = [0, *sorted(k + 1 for k in line_ends)]
+            heads = {w: _style_switch(line_styles, n) + _ass_keep(dash) for n, w in enumerate(firsts)}
         for k, word in enumerate(cue.words):
             marks[k + 1] = max(marks[k + 1], marks[k])
-            parts.append(f"{{\\k{marks[k + 1] - marks[k]}}}{_ass_text(word.text)}")
+            parts.append(f"{heads.get(k, '')}{{\\k{marks[k + 1] - marks[k]}}}{_ass_text(word.text)}")
             if k + 1 < len(cue.words):
                 parts.append("\\N" if k in line_ends else " ")
         return "".join(parts)
 
 
+def _style_switch(line_styles: list[str], k: int) -> str:
+    """``{\\rStyle}`` before line ``k`` of a cue whose style differs from the event's (its first line's)."""
+    if k == 0 or k >= len(line_styles) or line_styles[k] == line_styles[0]:
+        return ""
+    return f"{{\\r{line_styles[k]}}}"
+
+
 def _line_ends(cue: Cue) -> set[int]:
     """Indexes of the words that end a line of the cue (the last line's excluded)."""
+    if cue.line_speakers:  # a dialogue cue: a line per speaker (its dash is no word)
+        return {k for k in range(len(cue.words) - 1) if cue.words[k].speaker != cue.words[k + 1].speaker}
     ends, k = set(), -1
     for line in cue.lines[:-1]:
         k += len(line.split())
@@ -172,6 +207,11 @@ def _ass_time(cs: int) -> str:
     m, rest = divmod(rest, 6000)
     s, c = divmod(rest, 100)
     return f"{h}:{m:02d}:{s:02d}.{c:02d}"
+
+
+def _ass_keep(text: str) -> str:
+    """:func:`_ass_text` keeping the spaces (a dialogue dash's)."""
+    return text.replace("\\", "⧵").replace("{", "(").replace("}", ")")
 
 
 def _ass_text(text: str) -> str:

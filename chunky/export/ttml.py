@@ -13,7 +13,8 @@ IMSC1_TEXT = "http://www.w3.org/ns/ttml/profile/imsc1/text"
 
 class TtmlWriter(Writer):
     """One ``<p>`` per cue in a bottom region, lines joined by ``<br/>``; a cue's speaker (when known) is a
-    ``ttm:agent`` of the head, referenced by the cue."""
+    ``ttm:agent`` of the head, referenced by the cue (in a dialogue cue of two speakers, each line is a
+    ``<span>`` referencing its own speaker)."""
 
     name = "ttml"
     extension = "ttml"
@@ -22,8 +23,9 @@ class TtmlWriter(Writer):
     def write(self, doc: Document) -> str:
         agents: dict[str, int] = {}
         for cue in doc.cues:
-            if cue.speaker and cue.speaker not in agents:
-                agents[cue.speaker] = len(agents) + 1
+            for who in cue.line_speakers or (cue.speaker,):
+                if who and who not in agents:
+                    agents[who] = len(agents) + 1
         out = [
             '<?xml version="1.0" encoding="UTF-8"?>',
             '<tt xmlns="http://www.w3.org/ns/ttml" xmlns:ttp="http://www.w3.org/ns/ttml#parameter" '
@@ -49,7 +51,11 @@ class TtmlWriter(Writer):
         ]
         for number, (start, end, cue) in enumerate(timed_cues(doc), 1):
             agent = f' ttm:agent="speaker{agents[cue.speaker]}"' if cue.speaker else ""
-            text = "<br/>".join(escape(line) for line in cue.lines)
+            if cue.line_speakers:  # a dialogue cue: each line a span of its speaker
+                text = "<br/>".join(f'<span ttm:agent="speaker{agents[who]}">{escape(line)}</span>'
+                                    for who, line in zip(cue.line_speakers, cue.lines, strict=True))
+            else:
+                text = "<br/>".join(escape(line) for line in cue.lines)
             out.append(f'      <p xml:id="c{number}" begin="{format_ms(start)}" end="{format_ms(end)}"'
                        f"{agent}>{text}</p>")
         out += ["    </div>", "  </body>", "</tt>", ""]

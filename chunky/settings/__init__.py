@@ -92,6 +92,8 @@ class Settings:
     min_duration: float | None = None
     max_duration: float | None = None
     min_gap_frames: int | None = None
+    # Two short turns of different speakers in one cue: the dash each line starts with, "" (off): never.
+    dialogue_dash: str | None = None
     # The timeline: frame rate and start timecode (None: the recording's own, else 25 fps and 00:00:00:00).
     fps: str | None = None
     start_timecode: str | None = None
@@ -253,6 +255,11 @@ OPTIONS: tuple[Option, ...] = (
            "preset's)", "CHUNKY_MAX_DURATION", "--max-duration", saved=True, metavar="S"),
     Option("min_gap_frames", v.at_least_zero(int), "frames between two subtitles (default: the preset's)",
            "CHUNKY_MIN_GAP_FRAMES", "--min-gap-frames", saved=True, metavar="N"),
+    Option("dialogue_dash", v.dialogue_dash, "two short turns of different speakers share a subtitle, a "
+           "line each starting with this dash: spaced (\"- \", most style guides), tight (\"-\", Netflix's "
+           "English guide), or off (a speaker change always ends a subtitle) (default: the preset's)",
+           "CHUNKY_DIALOGUE_DASH", "--dialogue-dash", saved=True, metavar="spaced|tight|off",
+           fmt=v.format_dialogue_dash),
     Option("fps", v.frame_rate, "frame rate of the timeline: 23.976, 24, 25, 29.97 (drop-frame), 29.97ndf, "
            "30, 50, 59.94, 59.94ndf, 60 (default: the video's own, else 25)", "CHUNKY_FPS", "--fps",
            saved=True, metavar="RATE"),
@@ -292,7 +299,8 @@ _BY_NAME = {o.name: o for o in OPTIONS}
 SPEAKER_SETTINGS = ("speakers", "track", "num_speakers", "diarization_model")
 ENGINE_SETTINGS = ("model", "device", "batch_size", "chunk_seconds", "vad", "precision", *SPEAKER_SETTINGS,
                    "language", "punctuation", "vocabulary", "vocabulary_strength")
-RULE_SETTINGS = ("max_chars", "max_lines", "max_cps", "min_duration", "max_duration", "min_gap_frames")
+RULE_SETTINGS = ("max_chars", "max_lines", "max_cps", "min_duration", "max_duration", "min_gap_frames",
+                 "dialogue_dash")
 EXPORT_SETTINGS = ("formats", "subtitle_preset", *RULE_SETTINGS, "fps", "start_timecode", "karaoke", "fcpxml",
                    "markers", "rename_speakers")
 SERVER_SETTINGS = ("host", "port", "open_browser", "share", "max_upload", "allowed_hosts", "hub_endpoint")

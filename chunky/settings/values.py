@@ -70,6 +70,30 @@ def at_least_zero(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse
 
 
+DIALOGUE_DASHES = {"spaced": "- ", "tight": "-", "off": ""}
+
+
+def dialogue_dash(raw: str) -> str:
+    """``spaced`` ("- "), ``tight`` ("-"), ``off`` (""), or the dash itself: at most 3 characters, a space
+    after it kept ("– ")."""
+    text = str(raw)
+    name = text.strip().lower()
+    if name in DIALOGUE_DASHES:
+        return DIALOGUE_DASHES[name]
+    if name in ("none", "no", "false", "0"):
+        return ""
+    dash = text.lstrip()
+    if not dash.strip() or len(dash) > 3 or "\n" in dash or any(ch.isalnum() for ch in dash):
+        raise ValueError("choose spaced, tight or off, or a dash of at most 3 characters such as \"- \"")
+    return dash.rstrip() + (" " if dash != dash.rstrip() else "")
+
+
+def format_dialogue_dash(value: str) -> str:
+    """How a dash is shown (``config``): its name, else the dash in quotes."""
+    names = {d: n for n, d in DIALOGUE_DASHES.items()}
+    return names.get(value, repr(value))
+
+
 def parse_flag(raw: str | bool) -> bool:
     """``1/true/yes/on`` or ``0/false/no/off`` (an environment variable or settings.json value)."""
     if isinstance(raw, bool):

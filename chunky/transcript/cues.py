@@ -6,8 +6,9 @@ Pure module: no torch, nemo or gradio. The rules themselves live in :mod:`chunky
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
-from chunky.transcript.layout import LayoutRules, clean_words, layout
+from chunky.transcript.layout import DEFAULT_PRESET, PRESETS, LayoutRules, clean_words, layout
 from chunky.transcript.model import Segment, Transcript, Word
 
 
@@ -31,7 +32,9 @@ def build_transcript(
     if clean:
         given = " ".join((text or "").split())
         full = given or " ".join(w.text for w in clean)
-        segments = [c.to_segment() for c in layout(clean, limits, end_limit=duration or None).cues]
+        # One speaker per segment: no dialogue cues here (the outputs get them, laid out again).
+        rules = replace(limits or PRESETS[DEFAULT_PRESET], dialogue_dash="")
+        segments = [c.to_segment() for c in layout(clean, rules, end_limit=duration or None).cues]
     else:
         full = " ".join((text or "").split())
         segments = [Segment(0.0, duration, full, [])] if full else []

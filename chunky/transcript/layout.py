@@ -6,7 +6,9 @@ Rules (:class:`LayoutRules`; presets in :data:`PRESETS`): characters per line, l
 (characters per second, spaces and punctuation included), minimum and maximum cue duration, and a minimum
 gap between cues in frames. How a cue is chosen:
 
-- A speaker change, and a silence of at least ``rules.pause`` seconds, always end a cue.
+- A speaker change, and a silence of at least ``rules.pause`` seconds, always end a cue; then two short
+  neighbouring turns of different speakers may share one cue, a line each starting with a dash
+  (``rules.dialogue_dash``; the rule is in :mod:`chunky.transcript.dialogue`).
 - Between those, the cue breaks are chosen together (dynamic programming) so that the fewest and most
   harmless rules are broken: first no cue needs more lines or longer lines than allowed or lasts longer than
   allowed (splitting always avoids that, except for one word that is longer than a line or a cue), then
@@ -32,6 +34,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from chunky.transcript.cue_timing import EPS, display_end, timing_breaks
+from chunky.transcript.dialogue import dialogue_lines, pair_turns
 from chunky.transcript.model import Segment, Word
 
 # Characters that end a sentence, and closing characters that may follow them ('"Stop!"', 'end.)').
@@ -60,10 +64,9 @@ RULE_TEXT = {
                 "follow the cue before them by less than {min_gap_frames} frames"),
 }
 # What breaking each rule costs the layout: a higher number is a worse break (see the module docstring).
+DIALOGUE_DASH = "- "  # the dialogue dash most style guides use (Netflix's English guide: "-", no space)
 _WEIGHT = {"max_chars": 1e6, "max_lines": 1e6, "max_duration": 1e5, "max_cps": 1e3, "min_duration": 3e2}
 _CUE_COST = 3.0  # every cue costs this much: fewer, fuller cues unless a good break pays for another
-_CLOSE_GAP = 0.5  # a gap shorter than this (seconds) is closed down to the minimum gap
-_EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class LayoutRules:
     max_words: int | None = None  # words per cue (1: the word preset)
     pause: float = 1.5  # a silence at least this long (seconds) always ends a cue
     paragraph_chars: int | None = None  # paragraphs: end at the first sentence end after this many characters
+    # Two short turns of different speakers share a two-line cue, each line starting with this dash
+    # (chunky/transcript/dialogue.py); "": a speaker change always ends a cue.
+    dialogue_dash: str = DIALOGUE_DASH
     preset: str = "custom"  # the preset these rules came from (for reports)
 
     def with_values(self, **values: Any) -> LayoutRules:
@@ -148,6 +154,7 @@ class Cue:
     lines: list[str]
     words: list[Word] = field(default_factory=list)
     speaker: str | None = None  # the speaker of every word of the cue, when they all have the same one
+    line_speakers: tuple[str, ...] = ()  # a dialogue cue (two speakers): the speaker of each line
     broken: tuple[str, ...] = ()  # the rules this cue breaks
 
     @property
@@ -348,38 +355,6 @@ def _fill(texts: Sequence[str], max_chars: int) -> list[str]:
     return [" ".join(line) for line in lines]
 
 
-# --- timing ------------------------------------------------------------------------------------------
-
-
-def _display_end(start: float, speech_end: float, chars: int, next_start: float, rules: LayoutRules,
-                 fps: float) -> float:
-    """When a cue of ``chars`` characters, said from ``start`` to ``speech_end``, stops showing."""
-    want = max(speech_end, start + rules.min_duration)
-    if rules.max_cps:
-        want = max(want, start + chars / rules.max_cps)
-    if rules.max_duration is not None:
-        want = min(want, max(speech_end, start + rules.max_duration))
-    cap = next_start - rules.min_gap(fps)
-    if want < cap and cap - want < _CLOSE_GAP and rules.min_gap_frames:
-        want = cap  # close a short gap
-    end = min(want, cap)
-    if end <= start:  # the next cue starts (almost) at once: show this one a frame, or until the next
-        end = min(next_start, start + 1.0 / fps if fps > 0 else start)
-    return end
-
-
-def _timing_breaks(start: float, end: float, chars: int, rules: LayoutRules) -> list[str]:
-    d = end - start
-    out = []
-    if rules.max_cps and (d <= 0 or chars / d > rules.max_cps + _EPS):
-        out.append("max_cps")
-    if d < rules.min_duration - _EPS:
-        out.append("min_duration")
-    if rules.max_duration is not None and d > rules.max_duration + _EPS:
-        out.append("max_duration")
-    return out
-
-
 # --- cues --------------------------------------------------------------------------------------------
 
 
@@ -442,8 +417,8 @@ def _split_block(words: Sequence[Word], lo: int, hi: int, next_start: float, rul
                 if max_lines is not None and lines > max_lines:
                     cost += _WEIGHT["max_lines"]
             nxt = starts[j] if j < n else next_start
-            end = _display_end(starts[i], speech_end, chars, nxt, rules, fps)
-            for rule in _timing_breaks(starts[i], end, chars, rules):
+            end = display_end(starts[i], speech_end, chars, nxt, rules, fps)
+            for rule in timing_breaks(starts[i], end, chars, rules):
                 cost += _WEIGHT[rule]
                 if rule == "max_cps":  # the less over the limit, the better
                     cost += 10.0 * min(10.0, chars / max(end - starts[i], 1e-3) / rules.max_cps)
@@ -501,7 +476,10 @@ def layout(words: Iterable[Word], rules: LayoutRules | None = None, fps: float =
             cuts += _paragraph_cuts(ws, lo, hi, rules)
         else:
             cuts += _split_block(ws, lo, hi, next_start, rules, fps)
-    groups = [ws[a:b] for a, b in zip([0, *cuts], cuts, strict=False)]
+    spans = list(zip([0, *cuts], cuts, strict=False))
+    end_start = math.inf if end_limit is None else end_limit + rules.min_gap(fps)
+    cue_spans = pair_turns(ws, spans, set(blocks), rules, fps, end_start)
+    groups = [ws[a:b] for a, b, _ in cue_spans]
     cues: list[Cue] = []
     counts: dict[str, int] = {}
     for k, group in enumerate(groups):
@@ -511,20 +489,23 @@ def layout(words: Iterable[Word], rules: LayoutRules | None = None, fps: float =
             nxt = groups[k + 1][0].start
         else:
             nxt = math.inf if end_limit is None else max(end_limit + rules.min_gap(fps), speech_end)
-        lines = wrap(group, rules.max_chars, rules.max_lines)
+        dialogue = cue_spans[k][2]
+        lines = dialogue_lines(group, rules.dialogue_dash) if dialogue else \
+            wrap(group, rules.max_chars, rules.max_lines)
         chars = len(" ".join(lines))
-        end = _display_end(start, speech_end, chars, nxt, rules, fps)
+        end = display_end(start, speech_end, chars, nxt, rules, fps)
         broken = []
         if rules.max_chars is not None and any(len(line) > rules.max_chars for line in lines):
             broken.append("max_chars")
         if rules.max_lines is not None and len(lines) > rules.max_lines:
             broken.append("max_lines")
-        broken += _timing_breaks(start, end, chars, rules)
-        if k + 1 < len(groups) and rules.min_gap_frames and nxt - end < rules.min_gap(fps) - _EPS:
+        broken += timing_breaks(start, end, chars, rules)
+        if k + 1 < len(groups) and rules.min_gap_frames and nxt - end < rules.min_gap(fps) - EPS:
             broken.append("min_gap")
         speakers = {w.speaker for w in group}
         cue = Cue(start, end, lines, list(group), speakers.pop() if len(speakers) == 1 else None,
-                  tuple(r for r in RULES if r in broken))
+                  line_speakers=tuple(dict.fromkeys(str(w.speaker) for w in group)) if dialogue else (),
+                  broken=tuple(r for r in RULES if r in broken))
         for rule in cue.broken:
             counts[rule] = counts.get(rule, 0) + 1
         cues.append(cue)
