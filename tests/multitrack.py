@@ -55,3 +55,25 @@ def write_channels(path: Path, tracks: Sequence[np.ndarray], rate: int) -> Path:
         data[: len(t), c] = t
     sf.write(str(path), np.clip(data, -1, 1), rate, subtype="PCM_16")
     return path
+
+
+def damaged_second_stream(path, good_path):
+    """``good_path``'s two streams remuxed into ``path`` with every packet of the second one replaced by
+    noise of the same size: a stream FFmpeg cannot decode in an otherwise sound file."""
+    import av
+
+    rng = np.random.default_rng(0)
+    with av.open(str(good_path)) as src, av.open(str(path), "w") as dst:
+        outs = [dst.add_stream_from_template(s) for s in src.streams.audio]
+        for packet in src.demux():
+            if packet.dts is None:
+                continue
+            if packet.stream.index == 1:
+                bad = av.Packet(bytes(rng.integers(0, 256, packet.size, dtype=np.uint8)))
+                bad.pts, bad.dts, bad.time_base = packet.pts, packet.dts, packet.time_base
+                bad.stream = outs[1]
+                dst.mux(bad)
+            else:
+                packet.stream = outs[0]
+                dst.mux(packet)
+    return path

@@ -5,8 +5,6 @@ files (tests/multitrack.py), the digits test model."""
 
 from __future__ import annotations
 
-import av
-import numpy as np
 import pytest
 
 from chunky.asr.options import EngineOptions, SpeakerOptions
@@ -14,7 +12,7 @@ from chunky.audio import decode
 from chunky.audio.levels import track_level
 from chunky.transcript.speakers import TrackWords, merge_tracks
 from tests.conversations import RATE
-from tests.multitrack import write_streams
+from tests.multitrack import damaged_second_stream, write_streams
 from tests.test_cancel_tracks import engine  # noqa: F401  (the module's engine fixture)
 from tests.test_speaker_files import conversation, renamed
 
@@ -40,30 +38,11 @@ def test_streamed_tracks_give_what_the_full_samples_give(engine, tmp_path):  # n
     assert streamed.duration == pytest.approx(len(conv.tracks["Host"]) / RATE, abs=0.05)
 
 
-def damage_second_stream(good, path):
-    """``good`` with the second stream's packets replaced by noise (it fails while decoding)."""
-    rng = np.random.default_rng(0)
-    with av.open(str(good)) as src, av.open(str(path), "w") as dst:
-        outs = [dst.add_stream_from_template(s) for s in src.streams.audio]
-        for packet in src.demux():
-            if packet.dts is None:
-                continue
-            if packet.stream.index == 1:
-                bad = av.Packet(bytes(rng.integers(0, 256, packet.size, dtype=np.uint8)))
-                bad.pts, bad.dts, bad.time_base = packet.pts, packet.dts, packet.time_base
-                bad.stream = outs[1]
-                dst.mux(bad)
-            else:
-                packet.stream = outs[0]
-                dst.mux(packet)
-    return path
-
-
 def test_a_stream_that_breaks_while_streamed_is_named_and_the_other_used(engine, tmp_path):  # noqa: F811
     conv = renamed(conversation(2, 30, seed=59), ["Host", "Guest"])
     good = write_streams(tmp_path / "good.mkv", [conv.tracks["Host"], conv.tracks["Guest"]], RATE,
                          codec="mp3", titles=["Host", "Guest"])
-    path = damage_second_stream(good, tmp_path / "bad.mkv")
+    path = damaged_second_stream(tmp_path / "bad.mkv", good)
     t = engine.transcribe(path, "digits-ctc", options=EngineOptions(speakers=SpeakerOptions("tracks")))
     # (The copy has no stream titles: the speakers are "Speaker 1" and "Speaker 2".)
     assert t.words and {w.speaker for w in t.words} == {"Speaker 1"}

@@ -11,7 +11,7 @@ from chunky.audio.streams import load_tracks, probe_streams
 from chunky.audio.tracks import StreamInfo, Track, TrackChoiceError, plan_tracks
 from chunky.base.errors import AudioError
 from tests.audio_fixtures import sine, write_pyav
-from tests.multitrack import write_channels, write_streams
+from tests.multitrack import damaged_second_stream, write_channels, write_streams
 
 RATE = 16000
 
@@ -132,28 +132,6 @@ def test_the_streams_command(tmp_path):
     assert "--speakers tracks: One speaker per audio stream: Host (stream 1), deu (stream 2)." \
         in result.stdout
     assert "missing.wav: FAILED" in result.stderr
-
-
-def damaged_second_stream(path, good_path):
-    """``good_path``'s two streams remuxed into ``path`` with every packet of the second one replaced by
-    noise of the same size: a stream FFmpeg cannot decode in an otherwise sound file."""
-    import av
-
-    rng = np.random.default_rng(0)
-    with av.open(str(good_path)) as src, av.open(str(path), "w") as dst:
-        outs = [dst.add_stream_from_template(s) for s in src.streams.audio]
-        for packet in src.demux():
-            if packet.dts is None:
-                continue
-            if packet.stream.index == 1:
-                bad = av.Packet(bytes(rng.integers(0, 256, packet.size, dtype=np.uint8)))
-                bad.pts, bad.dts, bad.time_base = packet.pts, packet.dts, packet.time_base
-                bad.stream = outs[1]
-                dst.mux(bad)
-            else:
-                packet.stream = outs[0]
-                dst.mux(packet)
-    return path
 
 
 def test_a_stream_that_cannot_be_decoded_is_named_and_the_other_is_used(tmp_path):

@@ -12,12 +12,13 @@ No ``from __future__ import annotations`` here (as in page.py): Gradio finds ``g
 annotation object.
 """
 
-import html
 import logging
 import threading
 from collections import OrderedDict
 from typing import Any
 
+from chunky.app.html import clock
+from chunky.app.html import escape as _e
 from chunky.base.errors import ChunkyError
 from chunky.base.fs import human_size
 from chunky.models.catalogue import DEFAULT_REPO_ID
@@ -40,19 +41,6 @@ element.addEventListener('click', (event) => {
 OUTPUTS = ("panel", "model", "setup", "catalogue")
 _STATE_WORDS = {RUNNING: "Downloading", EXTRACTING: "Unpacking", DONE: "Ready", FAILED: "Failed",
                 CANCELLED: "Cancelled", STOPPED: "Not finished"}
-
-
-def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    s = max(0, int(round(seconds)))
-    h, rest = divmod(s, 3600)
-    m, sec = divmod(rest, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
 def progress_line(t: Task) -> str:
