@@ -57,9 +57,10 @@ def write_channels(path: Path, tracks: Sequence[np.ndarray], rate: int) -> Path:
     return path
 
 
-def damaged_second_stream(path, good_path):
-    """``good_path``'s two streams remuxed into ``path`` with every packet of the second one replaced by
-    noise of the same size: a stream FFmpeg cannot decode in an otherwise sound file."""
+def damaged_second_stream(path, good_path, from_seconds: float = 0.0):
+    """``good_path``'s two streams remuxed into ``path`` with every packet of the second one (from
+    ``from_seconds`` on) replaced by noise of the same size: a stream FFmpeg cannot decode in an otherwise
+    sound file, or one that breaks on the way."""
     import av
 
     rng = np.random.default_rng(0)
@@ -68,12 +69,12 @@ def damaged_second_stream(path, good_path):
         for packet in src.demux():
             if packet.dts is None:
                 continue
-            if packet.stream.index == 1:
+            if packet.stream.index == 1 and float(packet.pts * packet.time_base) >= from_seconds:
                 bad = av.Packet(bytes(rng.integers(0, 256, packet.size, dtype=np.uint8)))
                 bad.pts, bad.dts, bad.time_base = packet.pts, packet.dts, packet.time_base
                 bad.stream = outs[1]
                 dst.mux(bad)
             else:
-                packet.stream = outs[0]
+                packet.stream = outs[packet.stream.index]
                 dst.mux(packet)
     return path

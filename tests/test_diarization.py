@@ -102,14 +102,24 @@ def test_features_in_pieces_equal_one_pass_and_streaming_equals_nemo(diarizer) -
     with torch.inference_mode():
         whole, length = model.preprocessor(input_signal=torch.from_numpy(conv.audio)[None],
                                            length=torch.tensor([len(conv.audio)]))
-        pieces = features(model, conv.audio, piece_seconds=17)
+        pieces, count, peak = features(model, conv.audio, piece_seconds=17)
         assert pieces.shape[2] == int(length[0])
         assert torch.equal(pieces, whole[:, :, : int(length[0])])
+        assert count == len(conv.audio) and peak == float(np.abs(conv.audio).max())
+        # The samples coming in blocks of any size (a decoder's): the same features, exactly.
+        rng = np.random.default_rng(5)
+        cuts = np.cumsum(rng.integers(1, 3 * 16000, size=200))
+        blocks = np.split(conv.audio, cuts[cuts < len(conv.audio)])
+        assert len(blocks) > 40
+        streamed, count, _ = features(model, iter(blocks), piece_seconds=17)
+        assert count == len(conv.audio) and torch.equal(streamed, pieces)
         nemo = model.forward(audio_signal=torch.from_numpy(conv.audio)[None],
                              audio_signal_length=torch.tensor([len(conv.audio)]))[0].numpy()
     ours = diarizer.diarize(conv.audio).activity
     assert ours.shape == nemo.shape
     assert np.abs(ours - nemo).max() < 1e-5
+    from_blocks = diarizer.diarize(iter(blocks), seconds=conv.duration).activity
+    assert np.array_equal(from_blocks, ours)
 
 
 @pytest.mark.parametrize("speakers", [2, 3])
@@ -162,11 +172,16 @@ def test_progress_per_chunk_cancel_and_bad_input(diarizer) -> None:
 
     with pytest.raises(DiarizationCancelled, match="2 of"):
         diarizer.diarize(conv.audio, progress=stop_after_two, cancel=cancel)
+    with pytest.raises(DiarizationCancelled, match="reading the audio"):  # cancel while blocks are decoded
+        diarizer.diarize(iter(np.split(conv.audio, 4)), cancel=cancel)
     with pytest.raises(DiarizationError, match="16000 Hz"):
         diarizer.diarize(conv.audio, rate=44100)
     with pytest.raises(DiarizationError, match="mono"):
         diarizer.diarize(np.stack([conv.audio, conv.audio]))
     assert diarizer.diarize(np.zeros(16000 * 5, np.float32)).turns == []
+    assert diarizer.diarize(iter([np.full(16000 * 5, 1e-4, np.float32)])).silent  # below -60 dBFS
+    with pytest.raises(DiarizationError, match="NaN"):
+        diarizer.diarize(iter([conv.audio[:16000], np.full(100, np.nan, np.float32)]))
     with pytest.raises(DiarizationError, match="not a Sortformer"):
         Diarizer(object(), "digits-ctc")
 

@@ -185,14 +185,18 @@ def perturb(clips: list[tuple[np.ndarray, str]], factor: float) -> list[tuple[np
     return [(soxr.resample(a, SR * factor, SR).astype(np.float32), t) for a, t in clips]
 
 
+SPEAKER_WEIGHTS = (0.1, 0.35, 0.3, 0.25)  # how often a training example has 1, 2, 3 or 4 speakers
+
+
 def random_session(corpus: list[VoiceClips], voices: Sequence[Voice], rng: random.Random,
-                   seconds: float, most: int = MAX_SPEAKERS) -> tuple[Conversation, list[int]]:
+                   seconds: float, most: int = MAX_SPEAKERS,
+                   weights: Sequence[float] = SPEAKER_WEIGHTS) -> tuple[Conversation, list[int]]:
     """A conversation of 1-``most`` voices with different variants, in the shape the tests feed the
     model, and the training voice of each speaker slot (-1 for a voice changed by ``perturb``).
 
     60% of the speakers are played 0.87-1.15 times faster than espeak spoke them: a voice never heard
     before in every example, so that the model learns to compare voices rather than to know them."""
-    n = rng.choices([1, 2, 3, 4][:most], weights=[0.1, 0.35, 0.3, 0.25][:most])[0]
+    n = rng.choices([1, 2, 3, 4][:most], weights=list(weights)[:most])[0]
     chosen: list[int] = []
     while len(chosen) < n:
         i = rng.randrange(len(corpus))
@@ -340,14 +344,26 @@ def train(model: Any, corpus: list[VoiceClips], voices: Sequence[Voice], args: a
     torch.manual_seed(args.seed)
     d_model = int(model.cfg.model_defaults.tf_d_model)
     voice_head = torch.nn.Linear(d_model, d_model)  # a projection for the same-voice loss; not saved
-    params = [*model.parameters(), *voice_head.parameters()]
+    if args.freeze_encoder:
+        # A second round on a model whose encoder already tells voices apart: only the Sortformer layers
+        # above it learn (who arrived first, how many there are); the encoder and its batch norms stay put.
+        for p in [*model.preprocessor.parameters(), *model.encoder.parameters()]:
+            p.requires_grad_(False)
+        params = [p for p in model.parameters() if p.requires_grad]
+    else:
+        params = [*model.parameters(), *voice_head.parameters()]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-3)
     budget = args.minutes * 60.0
     warmup = 150
     t0 = time.time()
     step, running, running_voice = 0, None, None
     next_probe = t0 + args.probe_minutes * 60
-    model.train()
+    def train_mode() -> None:
+        model.train()
+        if args.freeze_encoder:
+            model.encoder.eval()
+
+    train_mode()
     while (elapsed := time.time() - t0) < budget:
         frac = elapsed / budget
         streaming = frac >= args.offline_fraction
@@ -359,7 +375,8 @@ def train(model: Any, corpus: list[VoiceClips], voices: Sequence[Voice], args: a
         lo, hi = (args.stream_seconds if streaming else args.session_seconds)
         seconds = rng.uniform(lo, hi)
         most = 2 if frac < args.two_speaker_fraction else MAX_SPEAKERS
-        sessions = [random_session(corpus, voices, rng, seconds, most)[0] for _ in range(args.batch_size)]
+        sessions = [random_session(corpus, voices, rng, seconds, most, args.speaker_weights)[0]
+                    for _ in range(args.batch_size)]
         signal, lengths = pad_batch([s.audio[: int((seconds + 1.0) * SR)] for s in sessions])
         emb = None
         if streaming:
@@ -375,7 +392,7 @@ def train(model: Any, corpus: list[VoiceClips], voices: Sequence[Voice], args: a
         targets = torch.from_numpy(np.stack(np_targets))
         loss = losses(model, preds, targets, target_lens)
         total = loss
-        if emb is not None:
+        if emb is not None and not args.freeze_encoder:
             picked = [x for b, t in enumerate(np_targets) for x in one_voice_frames(t, b, rng)]
             if picked:
                 rows, cols, labels = (torch.tensor(v) for v in zip(*picked, strict=True))
@@ -402,7 +419,7 @@ def train(model: Any, corpus: list[VoiceClips], voices: Sequence[Voice], args: a
             next_probe = time.time() + args.probe_minutes * 60
             model.eval()
             print(f"probe at step {step}: {probe(model)}", flush=True)
-            model.train()
+            train_mode()
         if args.checkpoint and step % 200 == 0:
             torch.save({"model": model.state_dict(), "step": step}, args.checkpoint)
     model.eval()
@@ -536,6 +553,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--probe-minutes", type=float, default=4.0)
     parser.add_argument("--checkpoint", type=Path, default=None, help="save the weights here every 200 steps")
+    parser.add_argument("--speaker-weights", type=float, nargs=4, default=SPEAKER_WEIGHTS,
+                        help="how often a training example has 1, 2, 3 or 4 speakers")
+    parser.add_argument("--freeze-encoder", action="store_true",
+                        help="train only the Sortformer layers above the encoder (a second round, --init)")
     parser.add_argument("--init", type=Path, default=None, help="start from this .nemo (a second round)")
     parser.add_argument("--eval-only", action="store_true", help="only evaluate --out")
     parser.add_argument("--tune-only", action="store_true",

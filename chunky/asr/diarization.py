@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -35,6 +35,7 @@ FEATURE_PIECE_SECONDS = 60.0  # audio turned into features at a time
 FEATURE_CONTEXT_FRAMES = 8  # extra feature frames computed on each side of a piece, then dropped
 STREAMING_KEYS = ("chunk_len", "chunk_left_context", "chunk_right_context", "fifo_len", "spkcache_len",
                   "spkcache_update_period")
+SILENT_PEAK = 10 ** (-60 / 20)  # quieter than -60 dBFS throughout: silence (as chunky.audio.decode.is_silent)
 RULES_KEY = "chunky_postprocessing"  # optional TurnRules values saved in a model's config
 
 
@@ -65,6 +66,7 @@ class Diarization:
     activity: np.ndarray = field(repr=False)  # (frames, speaker slots): the model's probabilities
     frame_seconds: float
     seconds: float  # wall time spent
+    silent: bool = False  # shorter than half a second, or nothing above -60 dBFS: no turns
 
     @property
     def speakers(self) -> list[str]:
@@ -139,35 +141,76 @@ def _check_samples(samples: np.ndarray, rate: int) -> np.ndarray:
     return a
 
 
-def features(model: Any, samples: np.ndarray, piece_seconds: float = FEATURE_PIECE_SECONDS) -> Any:
+def features(model: Any, samples: np.ndarray | Iterable[np.ndarray],
+             piece_seconds: float = FEATURE_PIECE_SECONDS) -> tuple[Any, int, float]:
     """The model's input features of the whole recording, (1, features, frames) on the CPU, computed a
-    piece at a time; equal to the preprocessor's output for the whole recording in one pass."""
+    piece at a time as the samples (one array, or its blocks in order) come in; equal to the
+    preprocessor's output for the whole recording in one pass. Also: how many samples there were and the
+    loudest one's magnitude."""
     import torch
     from nemo.collections.asr.parts.preprocessing.features import normalize_batch
 
     featurizer = model.preprocessor.featurizer
     device = next(model.parameters()).device
     hop = int(featurizer.hop_length)
-    total = int(featurizer.get_seq_len(torch.tensor([len(samples)]))[0])  # valid frames of one pass
     step = max(1, int(piece_seconds * SAMPLE_RATE) // hop)
     ctx = FEATURE_CONTEXT_FRAMES
     normalize = featurizer.normalize
-    pieces = []
+    pieces: list[Any] = []
+    held = np.zeros(0, np.float32)  # the samples from ``held_from`` on that later pieces still need
+    held_from = 0
+    seen, peak = 0, 0.0
+    first = 0  # the next frame to compute
+
+    def piece(last: int, end_of_samples: bool) -> None:
+        nonlocal first
+        lo = max(0, first - ctx)
+        a, b = lo * hop, (seen if end_of_samples else (last + ctx) * hop)
+        b = min(b, seen)
+        chunk = torch.from_numpy(np.ascontiguousarray(held[a - held_from : b - held_from]))[None].to(device)
+        feats, _ = featurizer(chunk, torch.tensor([b - a], device=device))
+        pieces.append(feats[:, :, first - lo : last - lo].float().cpu())
+        first = last
+
+    blocks = [samples] if isinstance(samples, np.ndarray) else samples
     featurizer.normalize = None
     try:
-        for first in range(0, total, step):
-            last = min(total, first + step)
-            lo = max(0, first - ctx)
-            a, b = lo * hop, min(len(samples), (last + ctx) * hop)
-            chunk = torch.from_numpy(samples[a:b])[None].to(device)
-            feats, _ = featurizer(chunk, torch.tensor([b - a], device=device))
-            pieces.append(feats[:, :, first - lo : last - lo].float().cpu())
+        for block in blocks:
+            block = _check_samples(block, SAMPLE_RATE)
+            if not len(block):
+                continue
+            held = np.concatenate([held, block]) if len(held) else block
+            seen += len(block)
+            peak = max(peak, float(block.max()), -float(block.min()))
+            while (first + step + ctx) * hop < seen:  # a whole piece and its right context are in
+                piece(first + step, False)
+                drop = max(0, first - ctx) * hop - held_from
+                if drop > 0:
+                    held, held_from = held[drop:], held_from + drop
+        if seen:
+            total = int(featurizer.get_seq_len(torch.tensor([seen]))[0])  # valid frames of one pass
+            while first < total:
+                piece(min(total, first + step), True)
     finally:
         featurizer.normalize = normalize
+    if not pieces:
+        return torch.zeros((1, int(featurizer.nfilt), 0)), seen, peak
     out = torch.cat(pieces, dim=2)
     if normalize:
         out, _, _ = normalize_batch(out, torch.tensor([out.shape[2]]), normalize_type=normalize)
-    return out
+    return out, seen, peak
+
+
+def _reading(blocks: Iterable[np.ndarray], seconds: float, report: Callable[[Progress], None],
+             cancel: threading.Event) -> Iterator[np.ndarray]:
+    """The blocks passed on, with "decoding" progress and a cancel honoured as they come."""
+    done = 0
+    for block in blocks:
+        if cancel.is_set():
+            raise DiarizationCancelled("Cancelled while reading the audio to find the speakers.")
+        done += len(block)
+        report(Progress("decoding", min(done / SAMPLE_RATE, seconds), seconds))
+        yield block
 
 
 class Diarizer:
@@ -188,27 +231,35 @@ class Diarizer:
     def max_speakers(self) -> int:
         return max_speakers(self.model)
 
-    def diarize(self, samples: np.ndarray, rate: int = SAMPLE_RATE, *,
+    def diarize(self, samples: np.ndarray | Iterable[np.ndarray], rate: int = SAMPLE_RATE, *,
                 options: DiarizationOptions | None = None, progress: ProgressFn | None = None,
-                cancel: threading.Event | None = None) -> Diarization:
-        """Speaker turns of one recording (``samples``: mono float32 at 16 kHz)."""
+                cancel: threading.Event | None = None, seconds: float | None = None) -> Diarization:
+        """Speaker turns of one recording: ``samples`` mono float32 at 16 kHz, as one array or as its
+        consecutive blocks (e.g. decoded as they come: then only the features are held, a tenth of the
+        samples' size; ``seconds``, the expected length, gives the progress while they are read)."""
         import torch
 
         opts = options or DiarizationOptions()
         check_speaker_count(opts.num_speakers, self.max_speakers, self.name)
-        a = _check_samples(samples, rate)
+        if rate != SAMPLE_RATE:
+            raise DiarizationError(f"Diarization needs {SAMPLE_RATE} Hz audio, not {rate} Hz: resample it "
+                                   "first.")
         report = progress or (lambda p: None)
         cancel = cancel or threading.Event()
-        duration = len(a) / SAMPLE_RATE
         step = frame_seconds(self.model)
         started = time.perf_counter()
         rules = opts.rules or model_rules(self.model)
-        if len(a) < int(0.5 * SAMPLE_RATE) or not np.any(a):
-            return Diarization([], np.zeros((0, self.max_speakers), np.float32), step, 0.0)
         model = self.model
         with self._lock, torch.inference_mode(), _streaming_setup(model, opts.streaming):
             model.eval()
-            feats = features(model, a)
+            if isinstance(samples, np.ndarray):
+                blocks: Iterable[np.ndarray] = [samples]
+            else:
+                blocks = _reading(samples, seconds or 0.0, report, cancel)
+            feats, count, peak = features(model, blocks)
+            duration = count / SAMPLE_RATE
+            if count < int(0.5 * SAMPLE_RATE) or peak < SILENT_PEAK:
+                return Diarization([], np.zeros((0, self.max_speakers), np.float32), step, 0.0, silent=True)
             activity = self._stream(feats, duration, report, cancel)
         turns = turns_from_activity(activity, step, rules, num_speakers=opts.num_speakers)
         turns = [t for t in turns if t.start < duration]

@@ -1,13 +1,15 @@
 """The speaker modes over one recording (docs/speakers.md): which audio is transcribed, how often, and how
 the words get their speakers.
 
-- mix: the plan's tracks mixed into one, transcribed once; no speakers.
+- mix: the plan's tracks mixed as they are decoded (:class:`MixedBlocks`, no track held in memory),
+  transcribed once; no speakers.
 - tracks: each track transcribed on its own, streamed from the file block by block into the engine's
   feed (memory flat in the number of tracks and their length: of each track only its level is kept, to
   judge bleed); the words merged in time order, each with its track's speaker, a word two microphones
   picked up kept once (``merge_tracks``, the bleed rule).
-- diarize: the mix transcribed once and diarized by the Sortformer model; each word gets the speaker of
-  the turn that covers most of it.
+- diarize: the mix diarized by the Sortformer model and transcribed once, each pass decoding and mixing
+  the tracks as it goes (:class:`MixedBlocks`); each word gets the speaker of the turn that covers most
+  of it.
 
 The engine calls :func:`run_plan` with a function that transcribes samples; this module knows no Gradio and
 no job runner.
@@ -21,14 +23,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from chunky.asr.diarization import SAMPLE_RATE, DiarizationOptions, Diarizer, check_speaker_count
 from chunky.asr.feed import BLOCK_SECONDS
 from chunky.asr.options import EngineOptions, PartialTranscriptCancelled, Progress, ProgressFn, SpeakerOptions
 from chunky.audio import decode
 from chunky.audio.levels import LevelBlocks
-from chunky.audio.streams import TrackAudio, load_tracks, probe_streams
+from chunky.audio.mixdown import MixedBlocks
+from chunky.audio.streams import TrackAudio, probe_streams
 from chunky.audio.tracks import Track, TrackPlan, plan_tracks
 from chunky.base.errors import AudioError
 from chunky.models.catalogue import choose_diarization_model
@@ -76,26 +77,30 @@ def run_plan(manager, path: Path, plan: TrackPlan, rate: int, transcribe: Transc
     report(Progress("decoding", 0.0, 0.0))
     if plan.mode == "tracks":  # each track streamed through its own pass: no track is held in memory
         return _per_track(path, plan, rate, transcribe, model_name, opts, report, cancel)
-    audio = load_tracks(path, plan, rate)  # float32: the samples NeMo itself would give the model
-    info = _audio_report(plan, audio)
-    for note in info["notes"]:
+    for note in plan.notes:
         log.info("%s: %s", path.name, note)
-    samples = audio.mixed()
-    del audio  # the tracks are mixed: only the mix is needed now
+    seconds = max(_track_seconds(path, plan), default=0.0)
+    if plan.mode == "diarize":
+        return _diarized(manager, path, plan, rate, transcribe, model_name, opts, report, cancel, seconds)
+    mix = MixedBlocks(path, plan.tracks, rate, BLOCK_SECONDS)  # the tracks mixed as they are decoded
     try:
-        if decode.is_silent(samples):
-            duration = len(samples) / rate
-            report(Progress("done", duration, duration))
-            transcript = build_transcript([], duration, model_name, str(path), opts.limits, text="")
-        elif plan.mode == "diarize":
-            transcript = _diarized(manager, samples, rate, transcribe, model_name, opts, report, cancel)
-        else:
-            transcript = transcribe(samples, report, cancel)
+        transcript = transcribe(mix, report, cancel, seconds)
     except PartialTranscriptCancelled as exc:  # the partial transcript says which streams it comes from
         if exc.partial is None:
             raise
-        raise PartialTranscriptCancelled(str(exc), replace(exc.partial, audio=info)) from exc
-    return replace(transcript, audio=info)
+        partial = replace(exc.partial, audio=_mix_report(plan, mix))
+        raise PartialTranscriptCancelled(str(exc), partial) from exc
+    finally:
+        mix.close()
+    return replace(transcript, audio=_mix_report(plan, mix))
+
+
+def _mix_report(plan: TrackPlan, mix: MixedBlocks) -> dict:
+    info = _report(plan, mix.used, mix.failed)
+    info["notes"] += mix.notes
+    for note in info["notes"][len(plan.notes):]:
+        log.info("%s: %s", mix.path.name, note)
+    return info
 
 
 def _track_speakers(tracks: list[Track], words) -> list[dict]:
@@ -183,38 +188,49 @@ def _track_seconds(path: Path, plan: TrackPlan) -> list[float]:
     return out
 
 
-def _diarized(manager, samples: np.ndarray, rate: int, transcribe: TranscribeSamples, model_name: str,
-              opts: EngineOptions, report: ProgressFn, cancel: threading.Event) -> Transcript:
+def _diarized(manager, path: Path, plan: TrackPlan, rate: int, transcribe: TranscribeSamples, model_name: str,
+              opts: EngineOptions, report: ProgressFn, cancel: threading.Event, seconds: float) -> Transcript:
+    """Two passes over the mix, each decoded as it goes: the diarization model's (at its 16 kHz), then the
+    transcription's; the words get the speaker of the turn that covers most of them."""
     sp = opts.speakers
     store = manager.store
     installed = [m.name for m in store.list_models() if m.kind == DIARIZATION]
     name = choose_diarization_model(installed, sp.diarization_model, store.local_models)
-    duration = len(samples) / rate
     # Diarization first: a wrong speaker count or a missing model fails before the long transcription.
     loaded = manager.get(name, kind=DIARIZATION)
     diarizer = Diarizer(loaded.model, loaded.name)
     check_speaker_count(sp.num_speakers, diarizer.max_speakers, name)
-    mono = samples.astype(np.float32)
-    if rate != SAMPLE_RATE:
-        import soxr
-
-        mono = soxr.resample(mono, rate, SAMPLE_RATE).astype(np.float32)
-    found = diarizer.diarize(mono, options=DiarizationOptions(num_speakers=sp.num_speakers),
-                             progress=lambda p: report(Progress("diarizing", p.done_seconds, duration,
-                                                                p.chunk_index, p.chunk_count)),
-                             cancel=cancel)
-    del mono
+    mix = MixedBlocks(path, plan.tracks, SAMPLE_RATE, BLOCK_SECONDS)
+    try:
+        found = diarizer.diarize(mix, options=DiarizationOptions(num_speakers=sp.num_speakers),
+                                 progress=lambda p: report(Progress("diarizing", p.done_seconds, seconds,
+                                                                    p.chunk_index, p.chunk_count)),
+                                 cancel=cancel, seconds=seconds)
+    finally:
+        mix.close()
+    info = _mix_report(plan, mix)
+    duration = mix.samples / SAMPLE_RATE
+    if found.silent:  # nothing to transcribe, nobody spoke
+        report(Progress("done", duration, duration))
+        transcript = build_transcript([], duration, model_name, str(path), opts.limits, text="")
+        return replace(transcript, audio=info)
 
     def with_speakers(transcript: Transcript) -> Transcript:
         words = assign_speakers(transcript.words, found.turns)
         out = build_transcript(words, transcript.duration, transcript.model, transcript.source, opts.limits)
         names = dict.fromkeys(w.speaker for w in words if w.speaker)
-        return replace(out, speakers=[{"name": s, "source": "diarization"} for s in names])
+        return replace(out, speakers=[{"name": s, "source": "diarization"} for s in names], audio=info)
 
+    # The same tracks as the diarization pass (those that failed then are not tried again).
+    mix = MixedBlocks(path, tuple(mix.used), rate, BLOCK_SECONDS)
     try:
-        transcript = transcribe(samples, report, cancel)
+        transcript = transcribe(mix, report, cancel, duration)
     except PartialTranscriptCancelled as exc:  # the words so far get their speakers too
         if exc.partial is None or not exc.partial.words:
-            raise
+            if exc.partial is None:
+                raise
+            raise PartialTranscriptCancelled(str(exc), replace(exc.partial, audio=info)) from exc
         raise PartialTranscriptCancelled(str(exc), with_speakers(exc.partial)) from exc
+    finally:
+        mix.close()
     return with_speakers(transcript)
