@@ -1,20 +1,23 @@
-"""Memory of one speaker per track: the peak memory of a multi-track file against the number of tracks
-times their length.
+"""Memory of one speaker per track (or of mixing the tracks): the peak memory of a multi-track file against
+the number of tracks times their length.
 
-    python bench/tracks_memory.py [--work DIR] [--quick] [--write-results]
+    python bench/tracks_memory.py [--work DIR] [--quick] [--speakers tracks|mix] [--write-results]
 
 Writes (once, cached) 16 kHz mono FLAC files of random held-out digit words (bench/common.write_digit_speech,
 block by block), one per speaker, and muxes them with ffmpeg into MKV files with one audio stream each
 (2 tracks x 10 min and 4 tracks x 40 min by default: 8 times the audio); then transcribes each with
-``--speakers tracks`` through Chunky's engine (``Engine(ModelManager(store, "cpu")).transcribe``) and the
-trained test model tests/assets/digits-ctc.nemo, each in a fresh worker subprocess, interleaved.
+``--speakers tracks`` (or ``mix``: every stream mixed into one and transcribed once) through Chunky's
+engine (``Engine(ModelManager(store, "cpu")).transcribe``) and the trained test model
+tests/assets/digits-ctc.nemo, each in a fresh worker subprocess, interleaved.
 
 Variants:
 
 - ``chunky``: as Chunky does it: each track streamed from the file into the engine's feed, only its level
-  kept (chunky/audio/levels.py LevelTrace).
+  kept (chunky/audio/levels.py LevelTrace); for ``mix``, the tracks mixed block by block as they are
+  decoded (chunky/audio/mixdown.py MixedBlocks).
 - ``held``: experiment: the same, with every track first decoded in full and held while transcribing (what
-  Chunky did before each track was streamed: ``chunky.audio.streams.load_tracks``).
+  Chunky did before each track was streamed: ``chunky.audio.streams.load_tracks``; for ``mix``, the
+  tracks and their mix).
 
 The figure is each worker's RSS high-water mark while transcribing (the mark reset after NeMo's import
 and the model's load, through /proc/self/clear_refs), above the RSS at that point (for ``held``, the
@@ -95,20 +98,25 @@ def worker(args: argparse.Namespace) -> int:
     base = rss_mb()  # NeMo and the model loaded
     reset_peak_rss()
     held = None
+    held_mb = 0.0
     if args.variant == "held":
         from chunky.audio.streams import load_tracks, probe_streams
         from chunky.audio.tracks import plan_tracks
 
-        held = load_tracks(path, plan_tracks(probe_streams(path), "tracks"), 16000)
+        held = load_tracks(path, plan_tracks(probe_streams(path), args.speakers), 16000)
+        held_mb = sum(a.nbytes for _, a in held.tracks) / 2**20
+        if args.speakers == "mix":
+            held = (held, held.mixed())
+            held_mb += held[1].nbytes / 2**20
     started = time.perf_counter()
     transcript = engine.transcribe(path, MODEL_NAME,
-                                   options=EngineOptions(speakers=SpeakerOptions("tracks")))
+                                   options=EngineOptions(speakers=SpeakerOptions(args.speakers)))
     seconds = time.perf_counter() - started
     peak = peak_rss_mb()
     result = {"variant": args.variant, "file": path.name, "peak_mb": round(peak, 1),
               "base_mb": round(base, 1), "above_mb": round(peak - base, 1), "seconds": round(seconds, 1),
               "words": len(transcript.words), "speakers": sorted({w.speaker for w in transcript.words}),
-              "held_mb": round(sum(a.nbytes for _, a in held.tracks) / 2**20, 1) if held else 0.0}
+              "held_mb": round(held_mb, 1)}
     print(RESULT_MARK + json.dumps(result), flush=True)
     return 0
 
@@ -120,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 x 5 min against 4 x 20 min")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--speakers", choices=("tracks", "mix"), default="tracks",
+                        help="one speaker per track (default), or every track mixed into one")
     parser.add_argument("--write-results", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
@@ -139,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         for variant in variants:
             for label, path in files.items():
                 cmd = [sys.executable, __file__, "--worker", "--work", str(work), "--variant", variant,
-                       "--file", str(path)]
+                       "--file", str(path), "--speakers", args.speakers]
                 out = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 lines = [ln for ln in out.stdout.splitlines() if ln.startswith(RESULT_MARK)]
                 if out.returncode != 0 or not lines:
@@ -173,13 +183,14 @@ def main(argv: list[str] | None = None) -> int:
         when = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
         body = "\n".join([
             f"Run {when} with `python bench/tracks_memory.py{' --quick' if args.quick else ''} "
-            f"--repeats {args.repeats} --write-results` (medians of the repeats).",
+            f"--speakers {args.speakers} --repeats {args.repeats} --write-results` (medians of the repeats).",
             "",
             f"- Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM, {info['os']}, "
             f"Python {info['python']}, torch {info['versions']['torch']}, nemo_toolkit "
             f"{info['versions']['nemo_toolkit']}; {info['gpu']}.",
             "- Files: MKV with one FLAC stream of held-out digit words per speaker (bench/common.py), "
-            "`--speakers tracks`, the digits test model on the CPU; each run a fresh worker process.",
+            f"`--speakers {args.speakers}`, the digits test model on the CPU; each run a fresh worker "
+            "process.",
             *[f"- `{k}`: {v}" for k, v in VARIANTS.items() if k in variants],
             "- Time: the transcription call (for `held`, after the tracks were decoded: its decoding is "
             "not in it); peak RSS: the worker's high-water mark; above the loaded model: that, less the "
@@ -189,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *[f"- {v}" for v in verdict],
         ])
-        write_results_section("Tracks memory", body)
+        write_results_section("Tracks memory" if args.speakers == "tracks" else "Mix memory", body)
     return 0
 
 
