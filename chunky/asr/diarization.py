@@ -235,8 +235,8 @@ class Diarizer:
                 options: DiarizationOptions | None = None, progress: ProgressFn | None = None,
                 cancel: threading.Event | None = None, seconds: float | None = None) -> Diarization:
         """Speaker turns of one recording: ``samples`` mono float32 at 16 kHz, as one array or as its
-        consecutive blocks (e.g. decoded as they come: then only the features are held, a tenth of the
-        samples' size; ``seconds``, the expected length, gives the progress while they are read)."""
+        consecutive blocks (e.g. decoded as they come: then only the features are held, not the samples;
+        ``seconds``, the expected length, gives the progress while they are read)."""
         import torch
 
         opts = options or DiarizationOptions()
