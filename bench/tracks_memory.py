@@ -60,6 +60,12 @@ VARIANTS = {
     "chunky": "Chunky as it is: each track streamed into the engine's feed, only its level kept.",
     "held": "experiment: every track decoded in full first and held while transcribing (the old way).",
 }
+MIX_VARIANTS = {
+    "chunky": "Chunky as it is: the tracks mixed block by block as they are decoded (MixedBlocks), streamed "
+              "into the engine's feed.",
+    "held": "experiment: every track decoded in full, mixed, and the tracks and the mix held while "
+            "transcribing (the old way).",
+}
 
 
 def multitrack(work: Path, tracks: int, minutes: float, log=print) -> Path:
@@ -191,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             "- Files: MKV with one FLAC stream of held-out digit words per speaker (bench/common.py), "
             f"`--speakers {args.speakers}`, the digits test model on the CPU; each run a fresh worker "
             "process.",
-            *[f"- `{k}`: {v}" for k, v in VARIANTS.items() if k in variants],
+            *[f"- `{k}`: {v}" for k, v in (MIX_VARIANTS if args.speakers == "mix" else VARIANTS).items()
+              if k in variants],
             "- Time: the transcription call (for `held`, after the tracks were decoded: its decoding is "
             "not in it); peak RSS: the worker's high-water mark; above the loaded model: that, less the "
             "RSS with NeMo imported and the model loaded.",
