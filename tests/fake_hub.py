@@ -8,6 +8,8 @@ import hashlib
 import json
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
@@ -159,6 +161,17 @@ class FakeHub:
                 self.sent[filename] = self.sent.get(filename, 0) + len(data) - start
             return self._send(h, status, headers, data[start:])
         return self._send(h, 404, {"Content-Length": "0"})
+
+
+@contextmanager
+def running_hub() -> Iterator[FakeHub]:
+    """A FakeHub for a test or a module, closed after it (a held download let go first)."""
+    server = FakeHub()
+    try:
+        yield server
+    finally:
+        server.release.set()
+        server.close()
 
 
 def closed_port_url() -> str:

@@ -24,7 +24,7 @@ from chunky.models.downloads import (
     _Run,
 )
 from chunky.models.store import ModelStore
-from tests.fake_hub import FakeHub, closed_port_url
+from tests.fake_hub import closed_port_url, running_hub
 from tests.nemo_archives import build_nemo
 
 REPO, FILE = "nvidia/tiny-model", "tiny-model.nemo"
@@ -32,10 +32,8 @@ REPO, FILE = "nvidia/tiny-model", "tiny-model.nemo"
 
 @pytest.fixture()
 def hub():
-    server = FakeHub()
-    yield server
-    server.release.set()
-    server.close()
+    with running_hub() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

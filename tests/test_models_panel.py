@@ -20,7 +20,7 @@ import requests
 from chunky.models.catalogue import DEFAULT_REPO_ID
 from chunky.models.download import CHUNK
 from tests.app_server import AUDIO, free_port, is_skip
-from tests.fake_hub import FakeHub, closed_port_url
+from tests.fake_hub import closed_port_url, running_hub
 from tests.nemo_archives import build_nemo
 
 PANEL_OUTPUTS = ("panel", "model", "setup", "catalogue")
@@ -28,10 +28,8 @@ PANEL_OUTPUTS = ("panel", "model", "setup", "catalogue")
 
 @pytest.fixture(scope="module")
 def hub():
-    server = FakeHub()
-    yield server
-    server.release.set()
-    server.close()
+    with running_hub() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
