@@ -1,12 +1,13 @@
 """Memory of one speaker per track (or of mixing the tracks): the peak memory of a multi-track file against
 the number of tracks times their length.
 
-    python bench/tracks_memory.py [--work DIR] [--quick] [--speakers tracks|mix] [--write-results]
+    python bench/tracks_memory.py [--work DIR] [--quick] [--speakers tracks|mix|diarize] [--write-results]
 
 Writes (once, cached) 16 kHz mono FLAC files of random held-out digit words (bench/common.write_digit_speech,
 block by block), one per speaker, and muxes them with ffmpeg into MKV files with one audio stream each
 (2 tracks x 10 min and 4 tracks x 40 min by default: 8 times the audio); then transcribes each with
-``--speakers tracks`` (or ``mix``: every stream mixed into one and transcribed once) through Chunky's
+``--speakers tracks`` (or ``mix``: every stream mixed into one and transcribed once; or ``diarize``: that
+mix diarized by tests/assets/diar-sortformer.nemo, then transcribed) through Chunky's
 engine (``Engine(ModelManager(store, "cpu")).transcribe``) and the trained test model
 tests/assets/digits-ctc.nemo, each in a fresh worker subprocess, interleaved.
 
@@ -14,7 +15,8 @@ Variants:
 
 - ``chunky``: as Chunky does it: each track streamed from the file into the engine's feed, only its level
   kept (chunky/audio/levels.py LevelTrace); for ``mix``, the tracks mixed block by block as they are
-  decoded (chunky/audio/mixdown.py MixedBlocks).
+  decoded (chunky/audio/mixdown.py MixedBlocks); for ``diarize``, that twice (the diarizer keeps only the
+  features).
 - ``held``: experiment: the same, with every track first decoded in full and held while transcribing (what
   Chunky did before each track was streamed: ``chunky.audio.streams.load_tracks``; for ``mix``, the
   tracks and their mix).
@@ -53,6 +55,7 @@ from common import (
 )
 
 DIGITS_NEMO = REPO_ROOT / "tests" / "assets" / "digits-ctc.nemo"
+DIAR_NEMO = REPO_ROOT / "tests" / "assets" / "diar-sortformer.nemo"
 MODEL_NAME = "digits-ctc"
 RESULT_MARK = "BENCH_RESULT "
 TARGET_MB = 150.0
@@ -100,6 +103,10 @@ def worker(args: argparse.Namespace) -> int:
     manager = ModelManager(ModelStore(work / "local_models", work / "extracted-store"), device="cpu")
     engine = Engine(manager)
     manager.get(MODEL_NAME)
+    if args.speakers == "diarize":
+        from chunky.models.kinds import DIARIZATION
+
+        manager.get("diar-sortformer", kind=DIARIZATION)
     path = Path(args.file)
     base = rss_mb()  # NeMo and the model loaded
     reset_peak_rss()
@@ -111,7 +118,7 @@ def worker(args: argparse.Namespace) -> int:
 
         held = load_tracks(path, plan_tracks(probe_streams(path), args.speakers), 16000)
         held_mb = sum(a.nbytes for _, a in held.tracks) / 2**20
-        if args.speakers == "mix":
+        if args.speakers in ("mix", "diarize"):
             held = (held, held.mixed())
             held_mb += held[1].nbytes / 2**20
     started = time.perf_counter()
@@ -121,7 +128,7 @@ def worker(args: argparse.Namespace) -> int:
     peak = peak_rss_mb()
     result = {"variant": args.variant, "file": path.name, "peak_mb": round(peak, 1),
               "base_mb": round(base, 1), "above_mb": round(peak - base, 1), "seconds": round(seconds, 1),
-              "words": len(transcript.words), "speakers": sorted({w.speaker for w in transcript.words}),
+              "words": len(transcript.words), "speakers": sorted({w.speaker or "-" for w in transcript.words}),
               "held_mb": round(held_mb, 1)}
     print(RESULT_MARK + json.dumps(result), flush=True)
     return 0
@@ -134,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 x 5 min against 4 x 20 min")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--speakers", choices=("tracks", "mix"), default="tracks",
-                        help="one speaker per track (default), or every track mixed into one")
+    parser.add_argument("--speakers", choices=("tracks", "mix", "diarize"), default="tracks",
+                        help="one speaker per track (default), every track mixed into one, or that mix "
+                             "diarized")
     parser.add_argument("--write-results", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
@@ -149,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [(2, 5.0), (4, 20.0)] if args.quick else [(2, 10.0), (4, 40.0)]
     files = {f"{n} x {m:g} min": multitrack(work, n, m) for n, m in sizes}
     extract_model(DIGITS_NEMO, work, MODEL_NAME)  # once, before the workers
+    if args.speakers == "diarize":
+        extract_model(DIAR_NEMO, work, "diar-sortformer")
     variants = [v for v in args.variants.split(",") if v]
     results: list[dict] = []
     for _ in range(args.repeats):
@@ -197,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             "- Files: MKV with one FLAC stream of held-out digit words per speaker (bench/common.py), "
             f"`--speakers {args.speakers}`, the digits test model on the CPU; each run a fresh worker "
             "process.",
-            *[f"- `{k}`: {v}" for k, v in (MIX_VARIANTS if args.speakers == "mix" else VARIANTS).items()
+            *[f"- `{k}`: {v}" for k, v in (VARIANTS if args.speakers == "tracks" else MIX_VARIANTS).items()
               if k in variants],
             "- Time: the transcription call (for `held`, after the tracks were decoded: its decoding is "
             "not in it); peak RSS: the worker's high-water mark; above the loaded model: that, less the "
@@ -207,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *[f"- {v}" for v in verdict],
         ])
-        write_results_section("Tracks memory" if args.speakers == "tracks" else "Mix memory", body)
+        title = {"tracks": "Tracks memory", "mix": "Mix memory", "diarize": "Diarize memory"}[args.speakers]
+        write_results_section(title, body)
     return 0
 
 
