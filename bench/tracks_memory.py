@@ -128,7 +128,8 @@ def worker(args: argparse.Namespace) -> int:
     peak = peak_rss_mb()
     result = {"variant": args.variant, "file": path.name, "peak_mb": round(peak, 1),
               "base_mb": round(base, 1), "above_mb": round(peak - base, 1), "seconds": round(seconds, 1),
-              "words": len(transcript.words), "speakers": sorted({w.speaker or "-" for w in transcript.words}),
+              "words": len(transcript.words),
+              "speakers": sorted({w.speaker or "-" for w in transcript.words}),
               "held_mb": round(held_mb, 1)}
     print(RESULT_MARK + json.dumps(result), flush=True)
     return 0
@@ -205,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             f"Python {info['python']}, torch {info['versions']['torch']}, nemo_toolkit "
             f"{info['versions']['nemo_toolkit']}; {info['gpu']}.",
             "- Files: MKV with one FLAC stream of held-out digit words per speaker (bench/common.py), "
-            f"`--speakers {args.speakers}`, the digits test model on the CPU; each run a fresh worker "
-            "process.",
+            f"`--speakers {args.speakers}`, the digits test model"
+            f"{' and the diarization test model' if args.speakers == 'diarize' else ''} on the CPU; each run "
+            "a fresh worker process.",
             *[f"- `{k}`: {v}" for k, v in (VARIANTS if args.speakers == "tracks" else MIX_VARIANTS).items()
               if k in variants],
             "- Time: the transcription call (for `held`, after the tracks were decoded: its decoding is "
