@@ -178,6 +178,33 @@ def test_diarize_a_single_mix_and_the_clear_errors(engine, tmp_path) -> None:
     assert {s["name"] for s in data["speakers"]} == {w["speaker"] for w in data["words"]}
 
 
+def test_diarize_mixes_the_streams_as_it_decodes_them_and_a_silent_file_has_no_speakers(engine, tmp_path):
+    """Diarizing a 2-stream file: both passes mix the streams block by block as they are decoded."""
+    store = engine.manager.store
+    if "diar-sortformer" not in {m.name for m in store.list_models()}:
+        store.import_archive(DIAR_MODEL, "diar-sortformer")
+    voices = held_out_voices()
+    names = sorted(voices)[-2:]
+    conv = build_conversation({n: voices[n] for n in names}, 60, seed=56, overlap_probability=0.0,
+                              bleed_db=-20.0)
+    path = write_streams(tmp_path / "two.mkv", [conv.tracks[n] for n in names], RATE)
+    diarize = EngineOptions(speakers=SpeakerOptions("diarize"))
+    transcript = engine.transcribe(path, "digits-ctc", options=diarize)
+    assert transcript.audio["mode"] == "diarize"
+    assert transcript.audio["used"] == ["stream 1", "stream 2"]
+    assert "Mixing all 2 audio streams" in transcript.audio["notes"][0]
+    assert len(transcript.speakers) == 2
+    words = transcript.words
+    matched = match_words(conv, [type(w)(w.text, w.start, w.end, w.confidence, None) for w in words])
+    mapping = best_mapping([(conv.pieces[k].speaker, words[i].speaker) for k, i in matched.items()])
+    right = sum(mapping.get(words[i].speaker) == conv.pieces[k].speaker for k, i in matched.items())
+    assert len(matched) >= 0.9 * len(conv.pieces) and right >= 0.9 * len(matched), (len(matched), right)
+    silent = write_streams(tmp_path / "silent.mkv", [conv.tracks[names[0]][: 3 * RATE] * 0] * 2, RATE)
+    quiet = engine.transcribe(silent, "digits-ctc", options=diarize)
+    assert quiet.words == [] and quiet.speakers == [] and quiet.audio["used"] == ["stream 1", "stream 2"]
+    assert 2.9 < quiet.duration < 3.1
+
+
 def test_the_command_line_says_which_streams_and_speakers(tmp_path) -> None:
     """``python -m chunky transcribe talk.mkv --speakers tracks``: the flags reach the engine, the CLI
     prints the streams used and the speakers, and the JSON carries them."""
