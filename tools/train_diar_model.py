@@ -557,6 +557,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="how often a training example has 1, 2, 3 or 4 speakers")
     parser.add_argument("--freeze-encoder", action="store_true",
                         help="train only the Sortformer layers above the encoder (a second round, --init)")
+    parser.add_argument("--fresh-head", action="store_true",
+                        help="with --init: keep only its encoder, the Sortformer layers above start anew")
     parser.add_argument("--init", type=Path, default=None, help="start from this .nemo (a second round)")
     parser.add_argument("--eval-only", action="store_true", help="only evaluate --out")
     parser.add_argument("--tune-only", action="store_true",
@@ -596,6 +598,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nemo.collections.asr.models import SortformerEncLabelModel
 
             model = SortformerEncLabelModel.restore_from(str(args.init.resolve()), map_location="cpu")
+            if args.fresh_head:  # the trained encoder under new Sortformer layers
+                trained, model = model, build_model()
+                model.encoder.load_state_dict(trained.encoder.state_dict())
         else:
             model = build_model()
         print(f"model: {sum(p.numel() for p in model.parameters())} parameters", flush=True)
