@@ -226,11 +226,10 @@ def _diarized(manager, path: Path, plan: TrackPlan, rate: int, transcribe: Trans
     try:
         transcript = transcribe(mix, report, cancel, duration)
     except PartialTranscriptCancelled as exc:  # the words so far get their speakers too
-        if exc.partial is None or not exc.partial.words:
-            if exc.partial is None:
-                raise
-            raise PartialTranscriptCancelled(str(exc), replace(exc.partial, audio=info)) from exc
-        raise PartialTranscriptCancelled(str(exc), with_speakers(exc.partial)) from exc
+        if exc.partial is None:
+            raise
+        partial = with_speakers(exc.partial) if exc.partial.words else replace(exc.partial, audio=info)
+        raise PartialTranscriptCancelled(str(exc), partial) from exc
     finally:
         mix.close()
     return with_speakers(transcript)
