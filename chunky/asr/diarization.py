@@ -126,11 +126,9 @@ def _streaming_setup(model: Any, overrides: Mapping[str, int] | None) -> Iterato
         model.streaming_mode = was_streaming
 
 
-def _check_samples(samples: np.ndarray, rate: int) -> np.ndarray:
+def _check_samples(samples: np.ndarray) -> np.ndarray:
+    """One array or block of the recording as float32 mono, checked (the rate is checked by diarize)."""
     a = np.asarray(samples)
-    if rate != SAMPLE_RATE:
-        raise DiarizationError(f"Diarization needs {SAMPLE_RATE} Hz audio, not {rate} Hz: resample it "
-                               "first.")
     if a.ndim != 1:
         raise DiarizationError(f"Diarization needs mono audio (one channel), not an array of shape "
                                f"{a.shape}.")
@@ -176,7 +174,7 @@ def features(model: Any, samples: np.ndarray | Iterable[np.ndarray],
     featurizer.normalize = None
     try:
         for block in blocks:
-            block = _check_samples(block, SAMPLE_RATE)
+            block = _check_samples(block)
             if not len(block):
                 continue
             held = np.concatenate([held, block]) if len(held) else block
