@@ -1,6 +1,7 @@
 """Diarization benchmark: one long conversation through Chunky's diarization, next to Chunky's transcription.
 
-    python bench/diarization.py [--minutes 60] [--speakers 3] [--work DIR] [--write-results]
+    python bench/diarization.py [--method sortformer|clustering] [--minutes 60] [--speakers 3] [--work DIR]
+                                [--write-results]
 
 One recording (default: 60 minutes, 3 speakers, seeded) is assembled by ``tests/conversations.py`` from the
 committed held-out word clips (tests/assets/audio: four espeak-ng voices that neither test model heard in
@@ -9,7 +10,10 @@ training): turns of 1-20 s, short pauses, sometimes two people at once, a noise 
 one ``ModelManager`` (so both are resident, as in a job that transcribes and diarizes), then, in one process:
 
   diarize     ``Diarizer(model).diarize(samples)``: features in pieces, the Sortformer's streaming loop one
-              chunk at a time with its speaker cache, turns out (tests/assets/diar-sortformer.nemo)
+              chunk at a time with its speaker cache, turns out (tests/assets/diar-sortformer.nemo); with
+              ``--method clustering``, ``ClusteringDiarizer(model).diarize(samples)``: VAD, speaker
+              embeddings of multi-scale windows, NeMo's long-form clustering
+              (tests/assets/speaker-embed.nemo)
   transcribe  ``Engine(manager).transcribe(path, "digits-ctc")``: Chunky's transcription of the same file
               (decode, pauses, 30 s chunks, batches, stitching) with the digits model
 
@@ -54,9 +58,22 @@ def held_out_voices():
     return dict(voices)
 
 
+def how(diarizer, chunks: list[int]) -> str:
+    """How the diarization ran, in one sentence."""
+    if hasattr(diarizer.model, "sortformer_modules"):
+        return (f"The diarization model ran {max(chunks)} chunks of "
+                f"{diarizer.model.sortformer_modules.chunk_len * 0.08:.1f} s.")
+    from chunky.asr.clustering import CLUSTER_PIECE, SCALES
+
+    scales = ", ".join(f"{s.length:g}/{s.shift:g} s" for s in SCALES)
+    return (f"Clustering: windows (length/shift) {scales}, clustered {CLUSTER_PIECE} base windows at a time "
+            "and merged (NeMo's long-form clustering).")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--method", choices=("sortformer", "clustering"), default="sortformer")
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--speakers", type=int, default=3, choices=(2, 3, 4))
     parser.add_argument("--seed", type=int, default=2026)
@@ -92,33 +109,34 @@ def main(argv: list[str] | None = None) -> int:
     import nemo.collections.asr  # noqa: F401
 
     import_s = time.perf_counter() - t0
-    from chunky.asr.diarization import Diarizer
+    from chunky.asr.diarizers import diarizer_for
     from chunky.asr.engine import Engine
-    from chunky.models.kinds import ASR, DIARIZATION
+    from chunky.models.kinds import ASR, DIARIZATION, SPEAKER
     from chunky.models.manager import ModelManager
     from chunky.models.store import ModelStore
     from chunky.transcript.speakers import SpeakerTurn, assign_speakers
 
     store = ModelStore(work / "diar-bench" / "local_models", work / "diar-bench" / "extracted")
-    for src, name in ((ASSETS / "diar-sortformer.nemo", "diar-sortformer"), (ASSETS / "digits-ctc.nemo",
-                                                                            "digits-ctc")):
+    diar_name, diar_kind = (("diar-sortformer", DIARIZATION) if args.method == "sortformer"
+                            else ("speaker-embed", SPEAKER))
+    for src, name in ((ASSETS / f"{diar_name}.nemo", diar_name), (ASSETS / "digits-ctc.nemo", "digits-ctc")):
         if name not in {m.name for m in store.list_models()}:
             store.import_archive(src, name)
     manager = ModelManager(store, device="cpu")
     t0 = time.perf_counter()
-    diar_loaded = manager.get("diar-sortformer", kind=DIARIZATION)
+    diar_loaded = manager.get(diar_name, kind=diar_kind)
     diar_load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     manager.get("digits-ctc", kind=ASR)
     asr_load_s = time.perf_counter() - t0
-    diarizer = Diarizer(diar_loaded.model, diar_loaded.name)
+    diarizer = diarizer_for(diar_loaded.model, diar_loaded.name)
     diarizer.diarize(audio[: 20 * RATE])  # warm-up
 
     chunks = []
     t0 = time.perf_counter()
     result = diarizer.diarize(audio, progress=lambda p: chunks.append(p.chunk_count))
     diar_s = time.perf_counter() - t0
-    print(f"diarized in {diar_s:.1f} s ({max(chunks)} chunks): {result.speakers}", flush=True)
+    print(f"diarized in {diar_s:.1f} s: {result.speakers}", flush=True)
 
     engine = Engine(manager)
     t0 = time.perf_counter()
@@ -161,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     hours = conv.duration / 3600
     machine = machine_info()
     rows = [
-        ["diarize (Sortformer, streaming)", f"{diar_s:.1f} s", f"{diar_s / hours:.1f} s",
+        [f"diarize ({'Sortformer, streaming' if args.method == 'sortformer' else 'clustering'})",
+         f"{diar_s:.1f} s", f"{diar_s / hours:.1f} s",
          f"{conv.duration / diar_s:.0f}x"],
         ["transcribe (digits CTC, Engine)", f"{asr_s:.1f} s", f"{asr_s / hours:.1f} s",
          f"{conv.duration / asr_s:.0f}x"],
@@ -179,10 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         f"voices of tests/assets/audio), {len(conv.pieces)} words in {len(conv.turns())} turns of 1-20 s, "
         f"{conv.overlap_seconds():.0f} s with two people at once; built by `tests/conversations.py` "
         f"(seed {args.seed}), 16 kHz FLAC.",
-        f"- Models: `tests/assets/diar-sortformer.nemo` and `tests/assets/digits-ctc.nemo`, imported into a "
+        f"- Models: `tests/assets/{diar_name}.nemo` and `tests/assets/digits-ctc.nemo`, imported into a "
         f"`ModelStore` and both resident in one `ModelManager` (loads: diarization {diar_load_s:.1f} s, "
-        f"ASR {asr_load_s:.1f} s; NeMo's import {import_s:.1f} s, all excluded). The diarization model ran "
-        f"{max(chunks)} chunks of {diarizer.model.sortformer_modules.chunk_len * 0.08:.1f} s.",
+        f"ASR {asr_load_s:.1f} s; NeMo's import {import_s:.1f} s, all excluded). {how(diarizer, chunks)}",
         "",
         markdown_table(["step", "wall time", "per hour of audio", "RTFx"], rows),
         "",
@@ -205,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     ])
     print(body)
     if args.write_results:
-        write_results_section("Diarization", body)
+        section = "Diarization" if args.method == "sortformer" else "Clustering diarization"
+        write_results_section(section, body)
     return 0
 
 

@@ -17,6 +17,7 @@ from chunky.audio.tracks import TrackChoiceError
 from chunky.base.errors import ModelNotFoundError
 from tests.conversations import RATE, Conversation, best_mapping, build_conversation
 from tests.multitrack import write_channels, write_streams
+from tests.test_clustering import SPEAKER_MODEL
 from tests.test_diarization import ASR_MODEL, DIAR_MODEL, held_out_voices
 from tests.test_speaker_tracks import match_words
 
@@ -203,6 +204,34 @@ def test_diarize_mixes_the_streams_as_it_decodes_them_and_a_silent_file_has_no_s
     quiet = engine.transcribe(silent, "digits-ctc", options=diarize)
     assert quiet.words == [] and quiet.speakers == [] and quiet.audio["used"] == ["stream 1", "stream 2"]
     assert 2.9 < quiet.duration < 3.1
+
+
+def test_diarize_by_clustering_with_a_speaker_embedding_model(engine, tmp_path) -> None:
+    """The clustering way (a speaker-embedding model, chunky.asr.clustering), chosen by name, on three
+    people in one mix; the same speaker count limit and errors as the Sortformer's."""
+    voices = held_out_voices()
+    names = sorted(voices)[:3]
+    conv = build_conversation({n: voices[n] for n in names}, 90, seed=60, overlap_probability=0.0)
+    assert min(sum(p.end - p.start for p in conv.pieces if p.speaker == n) for n in names) > 15
+    path = tmp_path / "three.wav"
+    write_channels(path, [conv.audio], RATE)
+    store = engine.manager.store
+    store.import_archive(SPEAKER_MODEL, "speaker-embed")
+    clustering = EngineOptions(speakers=SpeakerOptions("diarize", diarization_model="speaker-embed"))
+    with pytest.raises(Exception, match="at most 8 speakers, but 9 were asked for"):
+        engine.transcribe(path, "digits-ctc", options=EngineOptions(
+            speakers=SpeakerOptions("diarize", num_speakers=9, diarization_model="speaker-embed")))
+    seen = []
+    transcript = engine.transcribe(path, "digits-ctc", options=clustering, progress=seen.append)
+    assert any(p.stage == "diarizing" for p in seen) and seen[-1].stage == "done"
+    assert [s["name"] for s in transcript.speakers] == ["Speaker 1", "Speaker 2", "Speaker 3"]
+    words = transcript.words
+    matched = match_words(conv, [type(w)(w.text, w.start, w.end, w.confidence, None) for w in words])
+    mapping = best_mapping([(conv.pieces[k].speaker, words[i].speaker) for k, i in matched.items()])
+    right = sum(mapping.get(words[i].speaker) == conv.pieces[k].speaker for k, i in matched.items())
+    assert len(matched) >= 0.95 * len(conv.pieces), f"{len(matched)} of {len(conv.pieces)} words found"
+    assert right / len(matched) >= 0.95, f"{right}/{len(matched)} words with the right speaker"
+    assert engine.manager.store.kind("speaker-embed") == "speaker"
 
 
 def test_the_command_line_says_which_streams_and_speakers(tmp_path) -> None:

@@ -250,12 +250,12 @@ class Service:
     def remove_model(self, name: str) -> None:
         """Delete an installed model (archive, extracted folder); ChunkyError while a queued or running job
         uses it, while it is loading, downloading or importing."""
-        from chunky.models.kinds import DIARIZATION
+        from chunky.models.kinds import FINDS_SPEAKERS
 
         installed = {m.name: m for m in self.models(max_age=0)}
         if name not in installed:
             raise ModelNotFoundError(f"There is no model named {name!r} to remove.")
-        diarizers = [m.name for m in installed.values() if m.kind == DIARIZATION]
+        diarizers = [m.name for m in installed.values() if m.kind in FINDS_SPEAKERS]
         default_diarizer = None
         if diarizers:
             with contextlib.suppress(ChunkyError):

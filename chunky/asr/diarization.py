@@ -126,7 +126,7 @@ def _streaming_setup(model: Any, overrides: Mapping[str, int] | None) -> Iterato
         model.streaming_mode = was_streaming
 
 
-def _check_samples(samples: np.ndarray) -> np.ndarray:
+def check_samples(samples: np.ndarray) -> np.ndarray:
     """One array or block of the recording as float32 mono, checked (the rate is checked by diarize)."""
     a = np.asarray(samples)
     if a.ndim != 1:
@@ -174,7 +174,7 @@ def features(model: Any, samples: np.ndarray | Iterable[np.ndarray],
     featurizer.normalize = None
     try:
         for block in blocks:
-            block = _check_samples(block)
+            block = check_samples(block)
             if not len(block):
                 continue
             held = np.concatenate([held, block]) if len(held) else block

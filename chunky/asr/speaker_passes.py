@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from chunky.asr.diarization import SAMPLE_RATE, DiarizationOptions, Diarizer, check_speaker_count
+from chunky.asr.diarization import SAMPLE_RATE, DiarizationOptions, check_speaker_count
+from chunky.asr.diarizers import diarizer_for
 from chunky.asr.feed import BLOCK_SECONDS
 from chunky.asr.options import EngineOptions, PartialTranscriptCancelled, Progress, ProgressFn, SpeakerOptions
 from chunky.audio import decode
@@ -33,7 +34,7 @@ from chunky.audio.streams import TrackAudio, probe_streams
 from chunky.audio.tracks import Track, TrackPlan, plan_tracks
 from chunky.base.errors import AudioError
 from chunky.models.catalogue import choose_diarization_model
-from chunky.models.kinds import DIARIZATION
+from chunky.models.kinds import FINDS_SPEAKERS
 from chunky.transcript.cues import build_transcript
 from chunky.transcript.model import Transcript
 from chunky.transcript.speakers import TrackWords, assign_speakers, merge_tracks
@@ -194,11 +195,11 @@ def _diarized(manager, path: Path, plan: TrackPlan, rate: int, transcribe: Trans
     transcription's; the words get the speaker of the turn that covers most of them."""
     sp = opts.speakers
     store = manager.store
-    installed = [m.name for m in store.list_models() if m.kind == DIARIZATION]
-    name = choose_diarization_model(installed, sp.diarization_model, store.local_models)
+    kinds = {m.name: m.kind for m in store.list_models() if m.kind in FINDS_SPEAKERS}
+    name = choose_diarization_model(list(kinds), sp.diarization_model, store.local_models)
     # Diarization first: a wrong speaker count or a missing model fails before the long transcription.
-    loaded = manager.get(name, kind=DIARIZATION)
-    diarizer = Diarizer(loaded.model, loaded.name)
+    loaded = manager.get(name, kind=kinds[name])
+    diarizer = diarizer_for(loaded.model, loaded.name)
     check_speaker_count(sp.num_speakers, diarizer.max_speakers, name)
     mix = MixedBlocks(path, plan.tracks, SAMPLE_RATE, BLOCK_SECONDS)
     try:

@@ -19,7 +19,13 @@ from chunky.base import retry
 from chunky.base.errors import ChunkyError
 from chunky.base.fs import human_size
 from chunky.bootstrap import paths
-from chunky.models.catalogue import DEFAULT_DIARIZATION_REPO_ID, DEFAULT_REPO_ID, SETUP_COMMAND, licence_line
+from chunky.models.catalogue import (
+    CLUSTERING_REPO_ID,
+    DEFAULT_DIARIZATION_REPO_ID,
+    DEFAULT_REPO_ID,
+    SETUP_COMMAND,
+    licence_line,
+)
 from chunky.models.store import ModelStore
 from chunky.settings import settings_for
 
@@ -39,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"Examples:  python setup_local_models.py                       (downloads {DEFAULT_REPO_ID})\n"
             "           python setup_local_models.py nvidia/canary-1b-flash\n"
             f"           python setup_local_models.py {DEFAULT_DIARIZATION_REPO_ID}   (who spoke when)\n"
+            f"           python setup_local_models.py {CLUSTERING_REPO_ID}   (speakers by clustering)\n"
             "           python setup_local_models.py --import D:/models/my-model.nemo --name my-model\n"
             "           python setup_local_models.py --list\n"
             "           python setup_local_models.py --catalogue             (models you can download)"

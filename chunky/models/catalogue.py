@@ -17,6 +17,7 @@ DEFAULT_REPO_ID = "nvidia/parakeet-tdt-0.6b-v2"
 DEFAULT_MODEL = DEFAULT_REPO_ID.rsplit("/", 1)[-1]
 DEFAULT_DIARIZATION_REPO_ID = "nvidia/diar_streaming_sortformer_4spk-v2"
 DEFAULT_DIARIZATION_MODEL = DEFAULT_DIARIZATION_REPO_ID.rsplit("/", 1)[-1]
+CLUSTERING_REPO_ID = "nvidia/titanet_large"  # speaker embeddings for clustering diarization
 SETUP_COMMAND = "python setup_local_models.py"
 IMPORT_COMMAND = f"{SETUP_COMMAND} --import PATH.nemo"
 
@@ -77,7 +78,9 @@ def missing_diarization_message(name: str | None, installed: Sequence[str], loca
         head = f"No diarization model named {name!r} in {local_models} (diarization models: {have})."
     known = known_model(DEFAULT_DIARIZATION_REPO_ID)
     terms = f" ({known.licence}, {known.terms})" if known else ""
-    return f"{head} Install NVIDIA's Sortformer{terms} with:\n    {command}"
+    return (f"{head} Install NVIDIA's Sortformer{terms} with:\n    {command}\n"
+            f"or a speaker-embedding model for clustering diarization with:\n    {SETUP_COMMAND} "
+            f"{CLUSTERING_REPO_ID}")
 
 
 def choose_diarization_model(installed: Sequence[str], wanted: str | None, local_models: Path) -> str:
@@ -199,7 +202,7 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
     KnownModel("nvidia/diar_sortformer_4spk-v1", "diarization", 123, 2, (), "CC-BY-NC-4.0", ("speakers",),
                "who speaks when, up to 4 speakers; non-commercial", 4),
     KnownModel("nvidia/titanet_large", "speaker", 23, 1, (), "CC-BY-4.0", ("speakers",),
-               "speaker embeddings (clustering diarization)"),
+               "speaker embeddings (clustering diarization)", 8),
 )
 _BY_REPO = {m.repo_id.lower(): m for m in KNOWN_MODELS}
 _BY_NAME_KNOWN = {m.name.lower(): m for m in KNOWN_MODELS}

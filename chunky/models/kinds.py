@@ -12,8 +12,9 @@ from pathlib import Path
 
 ASR = "asr"  # speech recognition: ASRModel subclasses (CTC, RNNT/TDT, AED such as Canary)
 DIARIZATION = "diarization"  # who spoke when: SortformerEncLabelModel
-SPEAKER = "speaker"  # speaker embeddings: EncDecSpeakerLabelModel (TitaNet); Chunky does not run these
+SPEAKER = "speaker"  # speaker embeddings: EncDecSpeakerLabelModel (TitaNet), for clustering diarization
 KINDS = (ASR, DIARIZATION, SPEAKER)
+FINDS_SPEAKERS = (DIARIZATION, SPEAKER)  # the kinds --speakers diarize can use
 DESCRIPTIONS = {ASR: "speech recognition", DIARIZATION: "diarization (who spoke when)",
                 SPEAKER: "speaker embeddings"}
 

@@ -217,8 +217,9 @@ OPTIONS: tuple[Option, ...] = (
            "one-stream file", "CHUNKY_TRACK", "--track", metavar="N"),
     Option("num_speakers", v.positive(int), "how many people speak, for --speakers diarize (default: found "
            "by the model)", "CHUNKY_NUM_SPEAKERS", "--num-speakers", metavar="N"),
-    Option("diarization_model", v.text, "the local diarization model for --speakers diarize (default: "
-           "NVIDIA's Sortformer when installed)", "CHUNKY_DIARIZATION_MODEL", "--diarization-model",
+    Option("diarization_model", v.text, "the local model for --speakers diarize: a Sortformer, or a "
+           "speaker-embedding model such as TitaNet for clustering (default: NVIDIA's Sortformer when "
+           "installed)", "CHUNKY_DIARIZATION_MODEL", "--diarization-model",
            metavar="NAME"),
     Option("rename_speakers", parse_renames, "rename speakers in the outputs, e.g. \"Speaker 1=Host,Speaker "
            "2=Guest\"", "CHUNKY_RENAME_SPEAKERS", "--rename-speakers", metavar="OLD=NEW,..."),
