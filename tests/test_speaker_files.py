@@ -150,6 +150,14 @@ def test_mix_and_one_track_say_which_streams_were_used(engine, tmp_path) -> None
         engine.transcribe(path, "digits-ctc", options=EngineOptions(speakers=SpeakerOptions("mix", 3)))
 
 
+def found_and_right(conv: Conversation, words) -> tuple[dict[int, int], int]:
+    """The truth's pieces matched to diarized words (speakers left out), and how many of those got the right
+    speaker once the model's names ("Speaker 1"...) are mapped to the truth's the best way."""
+    matched = match_words(conv, [type(w)(w.text, w.start, w.end, w.confidence, None) for w in words])
+    mapping = best_mapping([(conv.pieces[k].speaker, words[i].speaker) for k, i in matched.items()])
+    return matched, sum(mapping.get(words[i].speaker) == conv.pieces[k].speaker for k, i in matched.items())
+
+
 def test_diarize_a_single_mix_and_the_clear_errors(engine, tmp_path) -> None:
     voices = held_out_voices()
     names = sorted(voices)[-2:]
@@ -168,11 +176,7 @@ def test_diarize_a_single_mix_and_the_clear_errors(engine, tmp_path) -> None:
     transcript = engine.transcribe(path, "digits-ctc", options=diarize, progress=seen.append)
     assert any(p.stage == "diarizing" for p in seen) and seen[-1].stage == "done"
     assert {s["source"] for s in transcript.speakers} == {"diarization"} and len(transcript.speakers) == 2
-    # The model's names ("Speaker 1"...) are mapped to the truth's the best way, then every word is judged.
-    words = transcript.words
-    matched = match_words(conv, [type(w)(w.text, w.start, w.end, w.confidence, None) for w in words])
-    mapping = best_mapping([(conv.pieces[k].speaker, words[i].speaker) for k, i in matched.items()])
-    right = sum(mapping.get(words[i].speaker) == conv.pieces[k].speaker for k, i in matched.items())
+    matched, right = found_and_right(conv, transcript.words)
     assert len(matched) >= 0.95 * len(conv.pieces), f"{len(matched)} of {len(conv.pieces)} words found"
     assert right / len(matched) >= 0.95, f"{right}/{len(matched)} words with the right speaker"
     data = json.loads(json.dumps(transcript.to_dict()))
@@ -195,10 +199,7 @@ def test_diarize_mixes_the_streams_as_it_decodes_them_and_a_silent_file_has_no_s
     assert transcript.audio["used"] == ["stream 1", "stream 2"]
     assert "Mixing all 2 audio streams" in transcript.audio["notes"][0]
     assert len(transcript.speakers) == 2
-    words = transcript.words
-    matched = match_words(conv, [type(w)(w.text, w.start, w.end, w.confidence, None) for w in words])
-    mapping = best_mapping([(conv.pieces[k].speaker, words[i].speaker) for k, i in matched.items()])
-    right = sum(mapping.get(words[i].speaker) == conv.pieces[k].speaker for k, i in matched.items())
+    matched, right = found_and_right(conv, transcript.words)
     assert len(matched) >= 0.9 * len(conv.pieces) and right >= 0.9 * len(matched), (len(matched), right)
     silent = write_streams(tmp_path / "silent.mkv", [conv.tracks[names[0]][: 3 * RATE] * 0] * 2, RATE)
     quiet = engine.transcribe(silent, "digits-ctc", options=diarize)
@@ -225,10 +226,7 @@ def test_diarize_by_clustering_with_a_speaker_embedding_model(engine, tmp_path) 
     transcript = engine.transcribe(path, "digits-ctc", options=clustering, progress=seen.append)
     assert any(p.stage == "diarizing" for p in seen) and seen[-1].stage == "done"
     assert [s["name"] for s in transcript.speakers] == ["Speaker 1", "Speaker 2", "Speaker 3"]
-    words = transcript.words
-    matched = match_words(conv, [type(w)(w.text, w.start, w.end, w.confidence, None) for w in words])
-    mapping = best_mapping([(conv.pieces[k].speaker, words[i].speaker) for k, i in matched.items()])
-    right = sum(mapping.get(words[i].speaker) == conv.pieces[k].speaker for k, i in matched.items())
+    matched, right = found_and_right(conv, transcript.words)
     assert len(matched) >= 0.95 * len(conv.pieces), f"{len(matched)} of {len(conv.pieces)} words found"
     assert right / len(matched) >= 0.95, f"{right}/{len(matched)} words with the right speaker"
     assert engine.manager.store.kind("speaker-embed") == "speaker"

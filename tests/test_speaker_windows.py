@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from chunky.asr.speaker_turns import turns_from_activity
-from chunky.asr.speaker_windows import Scale, activity, frame_speakers, speech_share, window_bounds
+from chunky.asr.speaker_windows import (
+    Scale,
+    activity,
+    frame_speakers,
+    merge_small_clusters,
+    speech_share,
+    window_bounds,
+)
 
 FRAME = 0.032
 
@@ -55,3 +62,18 @@ def test_no_windows_no_speakers() -> None:
     who = frame_speakers(speech, FRAME, np.zeros(0), np.zeros(0, np.int64))
     assert (who == -1).all() and activity(who).shape == (50, 0)
     assert turns_from_activity(activity(who), FRAME) == []
+
+
+def test_a_scrap_cluster_joins_the_voice_it_is_closest_to() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=16), rng.normal(size=16)
+    near_b = b + 0.3 * rng.normal(size=16)
+    emb = np.stack([a + 0.1 * rng.normal(size=16) for _ in range(60)]
+                   + [b + 0.1 * rng.normal(size=16) for _ in range(60)]
+                   + [near_b + 0.05 * rng.normal(size=16) for _ in range(2)])
+    labels = np.array([3] * 60 + [5] * 60 + [9] * 2)
+    merged = merge_small_clusters(labels, emb)
+    assert (merged[:60] == 3).all() and (merged[60:] == 5).all()  # 2 of 122 windows: under 2%, into b
+    assert np.array_equal(merge_small_clusters(labels, emb, min_share=0.01), labels)  # 1.6%: kept
+    assert np.array_equal(merge_small_clusters(labels[:60], emb[:60]), labels[:60])  # one cluster stays
+    assert len(merge_small_clusters(np.zeros(0, np.int64), np.zeros((0, 16)))) == 0

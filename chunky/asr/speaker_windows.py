@@ -19,6 +19,10 @@ import numpy as np
 MIN_SPEECH_SHARE = 0.5  # a window is embedded when at least this share of its VAD frames is speech
 MIN_LAST_SHARE = 0.5  # the last window, cut by the end of the recording, must keep this share of its length
 NEAREST_SECONDS = 1.0  # a speech frame farther than this from every labelled base window has no speaker
+# When the clustering also counts the speakers, a cluster of fewer base windows than this share is merged
+# into the most similar one (as pyannote's min_cluster_size): on long recordings NeMo's merging of pieces
+# leaves such scraps of one voice (an hour of three speakers: 1.5% of the windows as a fourth "speaker").
+MIN_CLUSTER_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -80,3 +84,28 @@ def activity(speakers: np.ndarray) -> np.ndarray:
     for column, label in enumerate(found):
         out[s == label, column] = 1.0
     return out
+
+
+def merge_small_clusters(labels: np.ndarray, embeddings: np.ndarray,
+                         min_share: float = MIN_CLUSTER_SHARE) -> np.ndarray:
+    """``labels`` with every cluster of fewer than ``min_share`` of the windows given to the cluster whose
+    mean embedding (cosine) is closest to its own; at least one cluster stays."""
+    lab = np.asarray(labels, np.int64).copy()
+    if not len(lab):
+        return lab
+    ids, counts = np.unique(lab, return_counts=True)
+    big = ids[counts >= min_share * len(lab)]
+    if len(big) == 0 or len(big) == len(ids):
+        return lab
+    e = np.asarray(embeddings, np.float64)
+    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+
+    def centre(k: int) -> np.ndarray:
+        c = e[lab == k].mean(axis=0)
+        return c / max(float(np.linalg.norm(c)), 1e-12)
+
+    targets = np.stack([centre(k) for k in big])
+    for k in ids:
+        if k not in big:
+            lab[lab == k] = big[int(np.argmax(targets @ centre(k)))]
+    return lab
