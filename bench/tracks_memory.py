@@ -1,13 +1,15 @@
 """Memory of one speaker per track (or of mixing the tracks): the peak memory of a multi-track file against
 the number of tracks times their length.
 
-    python bench/tracks_memory.py [--work DIR] [--quick] [--speakers tracks|mix|diarize] [--write-results]
+    python bench/tracks_memory.py [--work DIR] [--quick] [--speakers tracks|mix|diarize]
+                                  [--diarizer sortformer|clustering] [--write-results]
 
 Writes (once, cached) 16 kHz mono FLAC files of random held-out digit words (bench/common.write_digit_speech,
 block by block), one per speaker, and muxes them with ffmpeg into MKV files with one audio stream each
 (2 tracks x 10 min and 4 tracks x 40 min by default: 8 times the audio); then transcribes each with
 ``--speakers tracks`` (or ``mix``: every stream mixed into one and transcribed once; or ``diarize``: that
-mix diarized by tests/assets/diar-sortformer.nemo, then transcribed) through Chunky's
+mix diarized by tests/assets/diar-sortformer.nemo, or with ``--diarizer clustering`` by clustering the
+embeddings of tests/assets/speaker-embed.nemo, then transcribed) through Chunky's
 engine (``Engine(ModelManager(store, "cpu")).transcribe``) and the trained test model
 tests/assets/digits-ctc.nemo, each in a fresh worker subprocess, interleaved.
 
@@ -56,6 +58,8 @@ from common import (
 
 DIGITS_NEMO = REPO_ROOT / "tests" / "assets" / "digits-ctc.nemo"
 DIAR_NEMO = REPO_ROOT / "tests" / "assets" / "diar-sortformer.nemo"
+SPEAKER_NEMO = REPO_ROOT / "tests" / "assets" / "speaker-embed.nemo"
+DIARIZERS = {"sortformer": ("diar-sortformer", DIAR_NEMO), "clustering": ("speaker-embed", SPEAKER_NEMO)}
 MODEL_NAME = "digits-ctc"
 RESULT_MARK = "BENCH_RESULT "
 TARGET_MB = 150.0
@@ -103,10 +107,9 @@ def worker(args: argparse.Namespace) -> int:
     manager = ModelManager(ModelStore(work / "local_models", work / "extracted-store"), device="cpu")
     engine = Engine(manager)
     manager.get(MODEL_NAME)
+    diar_name = DIARIZERS[args.diarizer][0]
     if args.speakers == "diarize":
-        from chunky.models.kinds import DIARIZATION
-
-        manager.get("diar-sortformer", kind=DIARIZATION)
+        manager.get(diar_name, kind=manager.store.kind(diar_name))
     path = Path(args.file)
     base = rss_mb()  # NeMo and the model loaded
     reset_peak_rss()
@@ -123,7 +126,8 @@ def worker(args: argparse.Namespace) -> int:
             held_mb += held[1].nbytes / 2**20
     started = time.perf_counter()
     transcript = engine.transcribe(path, MODEL_NAME,
-                                   options=EngineOptions(speakers=SpeakerOptions(args.speakers)))
+                                   options=EngineOptions(speakers=SpeakerOptions(
+                                       args.speakers, diarization_model=diar_name)))
     seconds = time.perf_counter() - started
     peak = peak_rss_mb()
     result = {"variant": args.variant, "file": path.name, "peak_mb": round(peak, 1),
@@ -145,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speakers", choices=("tracks", "mix", "diarize"), default="tracks",
                         help="one speaker per track (default), every track mixed into one, or that mix "
                              "diarized")
+    parser.add_argument("--diarizer", choices=tuple(DIARIZERS), default="sortformer",
+                        help="for --speakers diarize: the Sortformer test model (default) or clustering with "
+                             "the speaker-embedding test model")
     parser.add_argument("--write-results", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
@@ -159,14 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     files = {f"{n} x {m:g} min": multitrack(work, n, m) for n, m in sizes}
     extract_model(DIGITS_NEMO, work, MODEL_NAME)  # once, before the workers
     if args.speakers == "diarize":
-        extract_model(DIAR_NEMO, work, "diar-sortformer")
+        name, nemo = DIARIZERS[args.diarizer]
+        extract_model(nemo, work, name)
     variants = [v for v in args.variants.split(",") if v]
     results: list[dict] = []
     for _ in range(args.repeats):
         for variant in variants:
             for label, path in files.items():
                 cmd = [sys.executable, __file__, "--worker", "--work", str(work), "--variant", variant,
-                       "--file", str(path), "--speakers", args.speakers]
+                       "--file", str(path), "--speakers", args.speakers, "--diarizer", args.diarizer]
                 out = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 lines = [ln for ln in out.stdout.splitlines() if ln.startswith(RESULT_MARK)]
                 if out.returncode != 0 or not lines:
@@ -197,17 +205,21 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(verdict))
     if args.write_results:
         info = machine_info()
+        clustering = " --diarizer clustering" if args.diarizer == "clustering" else ""
+        diar_model = (" and the speaker-embedding test model (clustering)" if clustering
+                      else " and the diarization test model")
         when = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
         body = "\n".join([
             f"Run {when} with `python bench/tracks_memory.py{' --quick' if args.quick else ''} "
-            f"--speakers {args.speakers} --repeats {args.repeats} --write-results` (medians of the repeats).",
+            f"--speakers {args.speakers}{clustering} --repeats {args.repeats} --write-results` "
+            "(medians of the repeats).",
             "",
             f"- Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB RAM, {info['os']}, "
             f"Python {info['python']}, torch {info['versions']['torch']}, nemo_toolkit "
             f"{info['versions']['nemo_toolkit']}; {info['gpu']}.",
             "- Files: MKV with one FLAC stream of held-out digit words per speaker (bench/common.py), "
             f"`--speakers {args.speakers}`, the digits test model"
-            f"{' and the diarization test model' if args.speakers == 'diarize' else ''} on the CPU; each run "
+            f"{diar_model if args.speakers == 'diarize' else ''} on the CPU; each run "
             "a fresh worker process.",
             *[f"- `{k}`: {v}" for k, v in (VARIANTS if args.speakers == "tracks" else MIX_VARIANTS).items()
               if k in variants],
@@ -220,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             *[f"- {v}" for v in verdict],
         ])
         title = {"tracks": "Tracks memory", "mix": "Mix memory", "diarize": "Diarize memory"}[args.speakers]
+        if args.speakers == "diarize" and args.diarizer == "clustering":
+            title = "Clustering memory"
         write_results_section(title, body)
     return 0
 

@@ -11,8 +11,9 @@ clustering diarization, run here on the samples as they are decoded.
 4. Every speech frame takes the speaker of the nearest base window (``chunky.asr.speaker_windows``); the
    turns follow from that as for the Sortformer (``chunky.asr.speaker_turns``).
 
-Only the VAD's speech probabilities (4 bytes per 32 ms) and the embeddings are kept, never the recording:
-an hour of speech is about 26,000 embeddings. Knows nothing of the job runner or the UI.
+What is kept: the VAD's speech probabilities (4 bytes per 32 ms), the embeddings (an hour of speech is
+about 26,000) and the samples of the VAD piece being read, never the whole recording. Knows nothing of
+the job runner or the UI.
 """
 
 from __future__ import annotations
@@ -89,8 +90,9 @@ class _Windows:
         self.model = model
         self.frame_seconds = frame_seconds
         self.device = next(model.parameters()).device
-        self.held = np.zeros(0, np.float32)  # samples from ``held_from`` on
+        self.held = np.zeros(0, np.float32)  # samples from ``held_from`` on ...
         self.held_from = 0
+        self.incoming: list[np.ndarray] = []  # ... and the blocks after them, joined when the VAD reads
         self.seen = 0
         self.peak = 0.0
         self.vad_done = 0  # samples the VAD has read
@@ -106,7 +108,7 @@ class _Windows:
         return np.concatenate(self.probs) >= SPEECH_ON if self.probs else np.zeros(0, bool)
 
     def add(self, block: np.ndarray) -> None:
-        self.held = np.concatenate([self.held, block]) if len(self.held) else block
+        self.incoming.append(block)
         self.seen += len(block)
         self.peak = max(self.peak, float(block.max()), -float(block.min()))
         read = False
@@ -126,6 +128,9 @@ class _Windows:
     def _vad(self, end: int) -> None:
         from chunky.audio.vad import speech_probabilities
 
+        if self.incoming:
+            self.held = np.concatenate([self.held, *self.incoming])
+            self.incoming = []
         a, b = self.vad_done - self.held_from, end - self.held_from
         self.probs.append(speech_probabilities(self.held[a:b], one_thread=False))
         self.vad_done = end
