@@ -302,6 +302,8 @@ def test_a_missing_diarization_model_names_the_command_that_installs_it(tmp_path
     assert "needs a diarization model, and none is installed" in text
     assert "python setup_local_models.py nvidia/diar_streaming_sortformer_4spk-v2" in text
     assert "CC-BY-4.0" in text
+    assert text.endswith("clustering diarization with:\n    python setup_local_models.py "
+                         "nvidia/titanet_large")
     with pytest.raises(ModelNotFoundError, match="No diarization model named 'mine'.*diarization models: a"):
         choose_diarization_model(["a"], "mine", tmp_path)
     assert choose_diarization_model(["b", "a"], None, tmp_path) == "a"
