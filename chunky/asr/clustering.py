@@ -31,14 +31,16 @@ import numpy as np
 from chunky.asr.diarization import (
     RULES_KEY,
     SAMPLE_RATE,
-    SILENT_PEAK,
     Diarization,
     DiarizationCancelled,
     DiarizationError,
     DiarizationOptions,
+    check_rate,
     check_samples,
     check_speaker_count,
+    is_silence,
     model_rules,
+    within,
 )
 from chunky.asr.options import Progress, ProgressFn
 from chunky.asr.speaker_turns import TurnRules, turns_from_activity
@@ -51,7 +53,7 @@ from chunky.asr.speaker_windows import (
     speech_share,
     window_bounds,
 )
-from chunky.transcript.speakers import SpeakerTurn, speaker_names
+from chunky.transcript.speakers import speaker_names
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +72,6 @@ DEFAULT_RULES = TurnRules(pad_onset=0.032, pad_offset=0.064, min_duration_off=0.
 # Samples the VAD reads at a time (5 min, whole VAD windows; 19 MB held). It runs 64 stretches of a piece
 # side by side: pieces of 30 s took 17 s an hour on 2 cores, pieces of 5 min 3.5 s.
 VAD_PIECE = 9375 * 512
-
-
-def speech_frames(probs: np.ndarray) -> np.ndarray:
-    """The VAD frames that are speech, with the VAD's hysteresis (as it finds pauses)."""
-    from chunky.audio.vad import SPEECH_OFF, SPEECH_ON, _hysteresis
-
-    return _hysteresis(probs, SPEECH_ON, SPEECH_OFF)
 
 
 def is_speaker_model(model: Any) -> bool:
@@ -234,13 +229,11 @@ class ClusteringDiarizer:
         array or its consecutive blocks; ``seconds``, the expected length, gives the progress."""
         import torch
 
-        from chunky.audio.vad import VAD_RATE, WINDOW
+        from chunky.audio.vad import VAD_RATE, WINDOW, speech_windows
 
         opts = options or DiarizationOptions()
         check_speaker_count(opts.num_speakers, self.max_speakers, self.name)
-        if rate != SAMPLE_RATE:
-            raise DiarizationError(f"Diarization needs {SAMPLE_RATE} Hz audio, not {rate} Hz: resample it "
-                                   "first.")
+        check_rate(rate)
         report: Callable[[Progress], None] = progress or (lambda p: None)
         cancel = cancel or threading.Event()
         blocks = [samples] if isinstance(samples, np.ndarray) else samples
@@ -262,7 +255,7 @@ class ClusteringDiarizer:
             windows.finish()
             duration = windows.seen / SAMPLE_RATE
             base = windows.embeddings[-1]
-            if windows.seen < int(0.5 * SAMPLE_RATE) or windows.peak < SILENT_PEAK or not base:
+            if is_silence(windows.seen, windows.peak) or not base:
                 return Diarization([], np.zeros((0, 0), np.float32), frame, 0.0, silent=True)
             if cancel.is_set():
                 raise DiarizationCancelled("Cancelled while finding the speakers (before clustering).")
@@ -272,14 +265,13 @@ class ClusteringDiarizer:
             labels = cluster(embeddings, stamps, opts.num_speakers)
             if opts.num_speakers is None:
                 labels = merge_small_clusters(labels, embeddings[-1])
-        speech = speech_frames(np.concatenate(windows.probs))
+        speech = speech_windows(np.concatenate(windows.probs))
         centres = stamps[-1].mean(axis=1)
         act = activity(frame_speakers(speech, frame, centres, labels))
         saved = self.model.cfg.get(RULES_KEY) if getattr(self.model, "cfg", None) is not None else None
         rules = opts.rules or (model_rules(self.model) if saved else DEFAULT_RULES)
         turns = turns_from_activity(act, frame, rules, num_speakers=opts.num_speakers)
-        turns = [t if t.end <= duration else SpeakerTurn(t.start, duration, t.speaker)
-                 for t in turns if t.start < duration]
+        turns = within(turns, duration)
         spent = time.perf_counter() - started
         report(Progress("diarizing", duration, duration))
         log.info("Diarized %.1f s of audio in %.1f s by clustering %d windows: %d speaker(s), %d turns",

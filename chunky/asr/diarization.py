@@ -126,6 +126,22 @@ def _streaming_setup(model: Any, overrides: Mapping[str, int] | None) -> Iterato
         model.streaming_mode = was_streaming
 
 
+def check_rate(rate: int) -> None:
+    if rate != SAMPLE_RATE:
+        raise DiarizationError(f"Diarization needs {SAMPLE_RATE} Hz audio, not {rate} Hz: resample it first.")
+
+
+def is_silence(count: int, peak: float) -> bool:
+    """Shorter than half a second, or nothing above -60 dBFS: no speaker to find."""
+    return count < int(0.5 * SAMPLE_RATE) or peak < SILENT_PEAK
+
+
+def within(turns: list[SpeakerTurn], duration: float) -> list[SpeakerTurn]:
+    """The turns that start before the end of the recording, cut there."""
+    return [t if t.end <= duration else SpeakerTurn(t.start, duration, t.speaker)
+            for t in turns if t.start < duration]
+
+
 def check_samples(samples: np.ndarray) -> np.ndarray:
     """One array or block of the recording as float32 mono, checked (the rate is checked by diarize)."""
     a = np.asarray(samples)
@@ -239,9 +255,7 @@ class Diarizer:
 
         opts = options or DiarizationOptions()
         check_speaker_count(opts.num_speakers, self.max_speakers, self.name)
-        if rate != SAMPLE_RATE:
-            raise DiarizationError(f"Diarization needs {SAMPLE_RATE} Hz audio, not {rate} Hz: resample it "
-                                   "first.")
+        check_rate(rate)
         report = progress or (lambda p: None)
         cancel = cancel or threading.Event()
         step = frame_seconds(self.model)
@@ -256,12 +270,11 @@ class Diarizer:
                 blocks = _reading(samples, seconds or 0.0, report, cancel)
             feats, count, peak = features(model, blocks)
             duration = count / SAMPLE_RATE
-            if count < int(0.5 * SAMPLE_RATE) or peak < SILENT_PEAK:
+            if is_silence(count, peak):
                 return Diarization([], np.zeros((0, self.max_speakers), np.float32), step, 0.0, silent=True)
             activity = self._stream(feats, duration, report, cancel)
         turns = turns_from_activity(activity, step, rules, num_speakers=opts.num_speakers)
-        turns = [t for t in turns if t.start < duration]
-        turns = [t if t.end <= duration else SpeakerTurn(t.start, duration, t.speaker) for t in turns]
+        turns = within(turns, duration)
         seconds = time.perf_counter() - started
         log.info("Diarized %.1f s of audio in %.1f s: %d speaker(s), %d turns", duration, seconds,
                  len(speaker_names(turns)), len(turns))

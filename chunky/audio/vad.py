@@ -174,7 +174,7 @@ def find_speech_pauses(samples: np.ndarray, rate: int, min_pause: float = 0.3,
         x = soxr.resample(x, rate, VAD_RATE).astype(np.float32, copy=False)
     probs = (speech_probabilities(x) if one_thread and min_block is None
              else speech_probabilities(x, one_thread=one_thread, min_block=min_block))
-    speech = _hysteresis(probs, SPEECH_ON, SPEECH_OFF)
+    speech = speech_windows(probs)
     hop = WINDOW / VAD_RATE
     pauses = []
     for value, a, b in runs(~speech):
@@ -186,6 +186,11 @@ def find_speech_pauses(samples: np.ndarray, rate: int, min_pause: float = 0.3,
         if end - start >= min_pause - 1e-9:
             pauses.append((start, end))
     return pauses
+
+
+def speech_windows(probs: np.ndarray) -> np.ndarray:
+    """Which windows are speech, from their speech probabilities (hysteresis: SPEECH_ON / SPEECH_OFF)."""
+    return _hysteresis(probs, SPEECH_ON, SPEECH_OFF)
 
 
 def _hysteresis(probs: np.ndarray, on: float, off: float) -> np.ndarray:
